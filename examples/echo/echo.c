@@ -1,0 +1,28 @@
+// echo: returns the request body unchanged, byte for byte.
+//
+// Input:  any bytes, including none and including binary data.
+// Output: the same bytes.
+// The body is streamed through a fixed buffer, so memory use does not grow
+// with the body's size; the platform's max_input_bytes bounds the work.
+#include <stdio.h>
+
+int main(void) {
+  static char buf[64 * 1024];
+  for (;;) {
+    size_t n = fread(buf, 1, sizeof buf, stdin);
+    if (n > 0 && fwrite(buf, 1, n, stdout) != n) {
+      fputs("echo: cannot write stdout\n", stderr);
+      return 1;
+    }
+    if (n < sizeof buf) break;
+  }
+  if (ferror(stdin)) {
+    fputs("echo: cannot read stdin\n", stderr);
+    return 1;
+  }
+  if (fflush(stdout) != 0) {
+    fputs("echo: cannot write stdout\n", stderr);
+    return 1;
+  }
+  return 0;
+}
