@@ -1,0 +1,143 @@
+#pragma once
+
+// The container backend (DESIGN §2, §4–§6).
+//
+// Cold mode starts one container per invocation: create, attach, start, body
+// to stdin, output until EOF, wait, remove. Warm mode keeps a pool of
+// containers per function running Nebula's watchdog, one request at a time
+// each. invoke() picks warm when the manifest has docker_pool.max_warm > 0,
+// else cold; invoke_cold() and invoke_warm() force a mode (the benchmark
+// compares them).
+//
+// Scale to zero: a warm container idle longer than idle_timeout_s is stopped
+// and removed by a reaper thread, down to zero containers, whatever
+// min_warm says. min_warm is how many containers prepare() starts ahead of
+// the first request (pre-warming at deploy and start-up); keeping them
+// forever would contradict "an idle platform holds zero containers".
+//
+// Thread-safety: every public method may be called from any thread.
+
+#include <atomic>
+#include <chrono>
+#include <condition_variable>
+#include <cstdint>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <thread>
+
+#include "core/runtime.hpp"
+#include "docker/cgroup.hpp"
+#include "docker/client.hpp"
+
+namespace nebula::docker {
+
+class WarmContainer;
+
+struct RuntimeOptions {
+  // Engine socket and the deadline of each API call.
+  ClientOptions client;
+  // Host path of the nebula-watchdog binary (built next to `nebula`). Empty
+  // or missing: warm pools are refused at prepare with a clear error.
+  std::string watchdog_path;
+  // Where cgroup hierarchies are mounted, for per-invocation accounting.
+  std::string cgroup_root = "/sys/fs/cgroup";
+  // CPU share of each container (HostConfig.NanoCpus).
+  double cpus = 1.0;
+  // Processes per container (HostConfig.PidsLimit): enough for a function
+  // and its helpers, too few for a fork bomb.
+  std::int64_t pids_limit = 64;
+  // How much stderr an invocation keeps (the tail).
+  std::size_t max_stderr_bytes = 1024 * 1024;
+  // How often the reaper looks for idle warm containers.
+  std::chrono::milliseconds reaper_interval{1000};
+};
+
+class Runtime final : public nebula::Runtime {
+ public:
+  // Does not contact the engine: call cleanup_leftovers() at start-up.
+  explicit Runtime(RuntimeOptions options);
+  // Stops the reaper and stops and removes every warm container; a warm
+  // invocation still running finishes first and removes its own. Like any
+  // object it must outlive the calls made on it: the owner joins its
+  // workers before destroying it.
+  ~Runtime() override;
+
+  Runtime(const Runtime&) = delete;
+  Runtime& operator=(const Runtime&) = delete;
+
+  [[nodiscard]] RuntimeKind kind() const noexcept override { return RuntimeKind::kDocker; }
+
+  // Inspects the image (kNotFound if the engine does not have it) and, with
+  // a warm pool, starts min_warm containers. Replacing a prepared function
+  // stops its old warm containers.
+  [[nodiscard]] Status prepare(const Function& function) override;
+
+  // Forgets a function and stops its idle warm containers; busy ones are
+  // removed as soon as their invocation ends.
+  void remove(std::string_view name) override;
+
+  [[nodiscard]] Result<InvocationResult> invoke(const InvocationRequest& request) override;
+
+  // One container for this invocation, whatever the manifest says.
+  [[nodiscard]] Result<InvocationResult> invoke_cold(const InvocationRequest& request);
+  // Through the function's warm pool; kInvalidArgument without one.
+  [[nodiscard]] Result<InvocationResult> invoke_warm(const InvocationRequest& request);
+
+  // Warm containers of a function that exist on the engine (idle, busy,
+  // starting or being removed), for metrics.
+  [[nodiscard]] std::size_t warm_containers(std::string_view function) const;
+
+  // Is the engine there? (GET /_ping; for /readyz.)
+  [[nodiscard]] Status ping();
+
+  // Removes every container labelled nebula.function that another Nebula
+  // process left behind (a crash), and its stale accounting cgroups.
+  [[nodiscard]] Status cleanup_leftovers();
+
+  // This process's instance label value ("<pid>-<random hex>").
+  [[nodiscard]] const std::string& instance() const noexcept { return instance_; }
+
+ private:
+  struct Prepared;
+  struct Pool;
+  struct Entry {
+    std::shared_ptr<const Prepared> prepared;
+    std::shared_ptr<Pool> pool;  // null: cold only
+  };
+
+  [[nodiscard]] Result<Entry> find(std::string_view name) const;
+  [[nodiscard]] Result<const CgroupAccounting*> accounting();
+  [[nodiscard]] ContainerSpec base_spec(const Prepared& prepared, std::string_view mode) const;
+  [[nodiscard]] std::string container_name(std::string_view function, std::uint64_t n) const;
+  [[nodiscard]] Result<std::unique_ptr<WarmContainer>> start_warm(const Prepared& prepared);
+  void close_pool(Pool& pool);
+  void reap_idle();
+  void reaper_loop();
+
+  RuntimeOptions options_;
+  std::string instance_;
+  Client client_;
+  std::atomic<std::uint64_t> sequence_{0};
+
+  mutable std::mutex mutex_;  // guards functions_
+  std::map<std::string, Entry, std::less<>> functions_;
+
+  std::mutex accounting_mutex_;  // guards accounting_ (set once)
+  std::optional<CgroupAccounting> accounting_;
+
+  std::mutex reaper_mutex_;
+  std::condition_variable reaper_cv_;
+  bool stopping_ = false;
+  std::thread reaper_;
+};
+
+// Where `nebula` finds the watchdog by default: beside its own executable
+// (the build puts both in ${CMAKE_BINARY_DIR}). Empty if /proc/self/exe
+// cannot be read.
+[[nodiscard]] std::string watchdog_beside_executable();
+
+}  // namespace nebula::docker
