@@ -19,7 +19,7 @@
 // Prints "NEBULA_BROWSER_SKIP: <why>" and skips when a prerequisite is
 // missing, so that CTest can report the test as skipped rather than passed.
 
-import { after, before, describe, test } from 'node:test';
+import { after, afterEach, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import fs from 'node:fs';
@@ -85,12 +85,21 @@ async function startServer(extraArgs = []) {
       reject(new Error(`nebula serve exited early (${code ?? signal}):\n${log}`));
     });
   });
-  child.stdout.on('data', (chunk) => { log += chunk; });
-  child.stderr.on('data', (chunk) => { log += chunk; });
+  // onData keeps collecting the log after start-up, for failure reports.
+  let stopping = false;
   return {
     base,
     log: () => log,
+    // Throws with the server's log when it died while a test was running.
+    assertAlive() {
+      if (stopping || (child.exitCode === null && child.signalCode === null)) return;
+      throw new Error(`nebula serve died (${child.exitCode ?? child.signalCode}); its log:\n${log.slice(-4000)}`);
+    },
     async stop() {
+      if (!stopping && (child.exitCode !== null || child.signalCode !== null)) {
+        console.error(`nebula serve had died (${child.exitCode ?? child.signalCode}); its log:\n${log.slice(-4000)}`);
+      }
+      stopping = true;
       if (child.exitCode === null && child.signalCode === null) {
         const exited = new Promise((resolve) => child.once('exit', resolve));
         child.kill('SIGTERM');
@@ -158,6 +167,7 @@ async function deployHello(page, name) {
 describe('dashboard', { skip: skip || false }, () => {
   let server;
   before(async () => { server = await startServer(); });
+  afterEach(() => server?.assertAlive());
   after(async () => { await server?.stop(); });
 
   test('deploys hello through the form, invokes it on wasm and charts it', async (t) => {
@@ -238,6 +248,7 @@ describe('dashboard with a bearer token', { skip: skip || false }, () => {
   const token = 'browser-test-token';
   let server;
   before(async () => { server = await startServer(['--token', token]); });
+  afterEach(() => server?.assertAlive());
   after(async () => { await server?.stop(); });
 
   test('asks for the token once, in a dialog, and then deploys', async (t) => {
