@@ -2,7 +2,7 @@
 # Debian 12's packages (scripts/debian-packages.txt installs them) except
 # wasmtime, which cmake/Wasmtime.cmake builds from crates.io.
 find_package(Threads REQUIRED)
-find_package(Boost 1.81 EXACT REQUIRED COMPONENTS json url)
+find_package(Boost 1.81 CONFIG REQUIRED COMPONENTS json url)
 find_package(SQLite3 REQUIRED)
 find_package(OpenSSL REQUIRED COMPONENTS Crypto)
 find_package(CLI11 CONFIG REQUIRED)

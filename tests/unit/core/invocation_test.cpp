@@ -19,7 +19,8 @@ TEST(TailOf, KeepsTheEnd) { EXPECT_EQ(tail_of("abcdef", 3), "def"); }
 
 TEST(TailOf, StartsOnACharacterBoundary) {
   // "é" is two bytes (C3 A9); a cut inside it must skip the continuation byte.
-  EXPECT_EQ(tail_of("x\xC3\xA9yz", 4), "yz");
+  EXPECT_EQ(tail_of("x\xC3\xA9yz", 3), "yz");
+  EXPECT_EQ(tail_of("x\xC3\xA9yz", 4), "\xC3\xA9yz");
 }
 
 }  // namespace

@@ -1,0 +1,50 @@
+#!/usr/bin/env bash
+# Sets up everything Nebula needs on a fresh Debian 12 machine, idempotently:
+# system packages, the wasmtime C API (cargo, cached in ~/.cache/nebula),
+# Nebula itself and the examples, and a running Docker engine with the
+# example images. Safe to run again: every step skips work already done.
+#
+#   scripts/setup.sh            # all of the above
+#   NEBULA_NO_DOCKER=1 scripts/setup.sh   # skip the Docker engine and images
+set -euo pipefail
+source "$(dirname "$0")/lib.sh"
+cd "$NEBULA_ROOT"
+started=$(now)
+
+step "System packages"
+mapfile -t packages < <(grep -vE '^\s*(#|$)' scripts/debian-packages.txt)
+missing=()
+for p in "${packages[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+if ((${#missing[@]})); then
+  note "installing: ${missing[*]}"
+  SUDO=""; [ "$(id -u)" -eq 0 ] || SUDO=sudo
+  $SUDO apt-get update -q
+  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -q --no-install-recommends "${missing[@]}"
+else
+  note "all ${#packages[@]} packages present"
+fi
+
+step "Rust toolchain (for the wasmtime C API)"
+if ! command -v cargo >/dev/null; then
+  die "cargo not found: install Rust (rustup) ≥ 1.95, then run this again"
+fi
+note "$(cargo --version)"
+
+step "Build Nebula (${NEBULA_PRESET}) — the first build compiles wasmtime (~20 min on 2 cores)"
+t=$(now)
+cmake --preset "$NEBULA_PRESET" >/dev/null
+cmake --build --preset "$NEBULA_PRESET"
+note "built in $(( $(now) - t )) s"
+
+if [ -z "${NEBULA_NO_DOCKER:-}" ]; then
+  step "Docker engine"
+  scripts/ensure-docker.sh
+  step "Example images (nebula-fn-*:latest, FROM scratch)"
+  t=$(now)
+  cmake --build --preset "$NEBULA_PRESET" --target example_images
+  note "images built in $(( $(now) - t )) s"
+fi
+
+step "Setup finished in $(( $(now) - started )) s"

@@ -1,0 +1,250 @@
+#include "cli/commands.hpp"
+
+#include <unistd.h>
+
+#include <cstdio>
+#include <fstream>
+#include <iostream>
+#include <iterator>
+#include <sstream>
+
+#include <boost/json.hpp>
+
+#include "cli/client.hpp"
+
+namespace nebula::cli {
+namespace {
+
+namespace json = boost::json;
+
+int fail(const std::string& message) {
+  std::fprintf(stderr, "nebula: %s\n", message.c_str());
+  return 1;
+}
+
+std::string format_us(double us) {
+  char buf[32];
+  if (us < 1000) {
+    std::snprintf(buf, sizeof buf, "%.0f µs", us);
+  } else if (us < 1'000'000) {
+    std::snprintf(buf, sizeof buf, "%.2f ms", us / 1000.0);
+  } else {
+    std::snprintf(buf, sizeof buf, "%.2f s", us / 1'000'000.0);
+  }
+  return buf;
+}
+
+std::string format_bytes(double bytes) {
+  char buf[32];
+  if (bytes < 1024) {
+    std::snprintf(buf, sizeof buf, "%.0f B", bytes);
+  } else if (bytes < 1024.0 * 1024) {
+    std::snprintf(buf, sizeof buf, "%.1f KiB", bytes / 1024);
+  } else {
+    std::snprintf(buf, sizeof buf, "%.1f MiB", bytes / (1024.0 * 1024));
+  }
+  return buf;
+}
+
+double number(const json::value& v) {
+  if (v.is_int64()) return static_cast<double>(v.get_int64());
+  if (v.is_uint64()) return static_cast<double>(v.get_uint64());
+  if (v.is_double()) return v.get_double();
+  return 0;
+}
+
+Result<json::value> parse_json(const ClientResponse& res) {
+  boost::system::error_code ec;
+  auto doc = json::parse(res.body, ec);
+  if (ec) return make_error(ErrorKind::kInternal, "server sent invalid JSON: " + ec.message());
+  return doc;
+}
+
+// "queue;dur=0.010, startup;dur=0.050, …" → value of one metric in ms.
+double timing_ms(const std::string& header, const std::string& metric) {
+  auto pos = header.find(metric + ";dur=");
+  if (pos == std::string::npos) return 0;
+  return std::strtod(header.c_str() + pos + metric.size() + 5, nullptr);
+}
+
+}  // namespace
+
+int deploy(const ClientOptions& copts, const DeployOptions& o) {
+  if (o.wasm_file.empty() && o.image.empty()) {
+    return fail("deploy needs --wasm FILE, --image IMAGE, or both");
+  }
+  Client client(copts.server, copts.token);
+  json::object manifest;
+  if (!o.wasm_file.empty()) {
+    std::ifstream in(o.wasm_file, std::ios::binary);
+    if (!in) return fail("cannot read " + o.wasm_file);
+    std::string bytes{std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>()};
+    std::fprintf(stderr, "uploading %s (%s)…\n", o.wasm_file.c_str(),
+                 format_bytes(static_cast<double>(bytes.size())).c_str());
+    auto res = client.request("POST", "/v1/modules", std::move(bytes), "application/wasm");
+    if (!res) return fail(res.error().message);
+    if (res->status != 201) return fail("module rejected: " + problem_detail(*res));
+    auto doc = parse_json(*res);
+    if (!doc) return fail(doc.error().message);
+    manifest["wasm"] = json::object{{"module", doc->at("digest")}};
+  }
+  if (!o.image.empty()) manifest["docker"] = json::object{{"image", o.image}};
+  if (!o.default_runtime.empty()) manifest["default_runtime"] = o.default_runtime;
+  json::object env;
+  for (const auto& kv : o.env) {
+    auto eq = kv.find('=');
+    if (eq == std::string::npos || eq == 0) return fail("--env expects KEY=VALUE, got '" + kv + "'");
+    env[kv.substr(0, eq)] = kv.substr(eq + 1);
+  }
+  if (!env.empty()) manifest["env"] = std::move(env);
+  if (!o.args.empty()) {
+    json::array args;
+    for (const auto& a : o.args) args.emplace_back(a);
+    manifest["args"] = std::move(args);
+  }
+  json::object limits;
+  if (o.timeout_ms) limits["timeout_ms"] = *o.timeout_ms;
+  if (o.memory_mb) limits["memory_mb"] = *o.memory_mb;
+  if (!limits.empty()) manifest["limits"] = std::move(limits);
+  json::object pool;
+  if (o.min_warm) pool["min_warm"] = *o.min_warm;
+  if (o.max_warm) pool["max_warm"] = *o.max_warm;
+  if (o.idle_timeout_s) pool["idle_timeout_s"] = *o.idle_timeout_s;
+  if (!pool.empty()) manifest["docker_pool"] = std::move(pool);
+
+  auto res = client.request("PUT", "/v1/functions/" + o.name, json::serialize(manifest),
+                            "application/json");
+  if (!res) return fail(res.error().message);
+  if (res->status != 200 && res->status != 201) {
+    return fail("deploy of '" + o.name + "' failed: " + problem_detail(*res));
+  }
+  std::printf("%s %s", res->status == 201 ? "created" : "updated", o.name.c_str());
+  if (auto* w = manifest.if_contains("wasm")) {
+    std::printf("  wasm %s", std::string(w->at("module").as_string()).substr(0, 19).c_str());
+  }
+  if (!o.image.empty()) std::printf("  docker %s", o.image.c_str());
+  std::printf("\n  invoke: curl -d '…' %s/v1/functions/%s/invoke\n", copts.server.c_str(),
+              o.name.c_str());
+  return 0;
+}
+
+int invoke(const ClientOptions& copts, const InvokeOptions& o) {
+  std::string body;
+  if (o.data) {
+    body = *o.data;
+  } else if (::isatty(STDIN_FILENO) == 0) {
+    body.assign(std::istreambuf_iterator<char>(std::cin), std::istreambuf_iterator<char>());
+  }
+  Client client(copts.server, copts.token);
+  std::string target = "/v1/functions/" + o.name + "/invoke";
+  if (!o.runtime.empty()) target += "?runtime=" + o.runtime;
+  auto res = client.request("POST", target, std::move(body), "application/octet-stream");
+  if (!res) return fail(res.error().message);
+  if (res->status == 200) {
+    std::fwrite(res->body.data(), 1, res->body.size(), stdout);
+    std::fflush(stdout);
+  }
+  if (o.verbose || res->status != 200) {
+    auto timing = res->header("server-timing");
+    std::fprintf(stderr,
+                 "invocation %s  runtime %s  cold %s  status %u\n"
+                 "  queue %s  startup %s  exec %s  total %s\n",
+                 res->header("x-nebula-invocation-id").c_str(),
+                 res->header("x-nebula-runtime").c_str(),
+                 res->header("x-nebula-cold-start").c_str(), res->status,
+                 format_us(timing_ms(timing, "queue") * 1000).c_str(),
+                 format_us(timing_ms(timing, "startup") * 1000).c_str(),
+                 format_us(timing_ms(timing, "exec") * 1000).c_str(),
+                 format_us(timing_ms(timing, "total") * 1000).c_str());
+  }
+  if (res->status != 200) {
+    std::fprintf(stderr, "nebula: %s\n", problem_detail(*res).c_str());
+    if (auto doc = parse_json(*res); doc && doc->is_object()) {
+      if (auto* err = doc->as_object().if_contains("stderr"); err && err->is_string() &&
+                                                               !err->as_string().empty()) {
+        std::fprintf(stderr, "--- function stderr ---\n%s\n",
+                     std::string(err->as_string()).c_str());
+      }
+    }
+    return 1;
+  }
+  return 0;
+}
+
+int list(const ClientOptions& copts) {
+  Client client(copts.server, copts.token);
+  auto res = client.request("GET", "/v1/functions");
+  if (!res) return fail(res.error().message);
+  if (res->status != 200) return fail(problem_detail(*res));
+  auto doc = parse_json(*res);
+  if (!doc) return fail(doc.error().message);
+  const auto& fns = doc->at("functions").as_array();
+  if (fns.empty()) {
+    std::printf("no functions deployed (nebula deploy NAME --wasm FILE)\n");
+    return 0;
+  }
+  std::printf("%-22s %-12s %-8s %10s %10s %14s %14s\n", "NAME", "VARIANTS", "DEFAULT", "WASM INV",
+              "DOCKER INV", "WASM P50 START", "DOCKER P50 ST");
+  for (const auto& v : fns) {
+    const auto& f = v.as_object();
+    const auto& m = f.at("manifest").as_object();
+    std::string variants;
+    if (m.contains("wasm")) variants += "wasm";
+    if (m.contains("docker")) variants += variants.empty() ? "docker" : "+docker";
+    const auto& stats = f.at("stats").as_object();
+    const auto& inv = stats.at("invocations").as_object();
+    const auto& p50 = stats.at("p50_startup_us").as_object();
+    auto p50_text = [&p50](const char* key) {
+      const auto& x = p50.at(key);
+      return x.is_null() ? std::string("-") : format_us(number(x));
+    };
+    std::printf("%-22s %-12s %-8s %10.0f %10.0f %14s %14s\n",
+                std::string(f.at("name").as_string()).c_str(), variants.c_str(),
+                std::string(m.at("default_runtime").as_string()).c_str(), number(inv.at("wasm")),
+                number(inv.at("docker")), p50_text("wasm").c_str(), p50_text("docker").c_str());
+  }
+  return 0;
+}
+
+int remove(const ClientOptions& copts, const std::string& name) {
+  Client client(copts.server, copts.token);
+  auto res = client.request("DELETE", "/v1/functions/" + name);
+  if (!res) return fail(res.error().message);
+  if (res->status != 204) return fail("cannot remove '" + name + "': " + problem_detail(*res));
+  std::printf("removed %s\n", name.c_str());
+  return 0;
+}
+
+int logs(const ClientOptions& copts, const LogsOptions& o) {
+  Client client(copts.server, copts.token);
+  std::string target = "/v1/invocations?function=" + o.name + "&limit=" + std::to_string(o.limit);
+  if (!o.runtime.empty()) target += "&runtime=" + o.runtime;
+  auto res = client.request("GET", target);
+  if (!res) return fail(res.error().message);
+  if (res->status != 200) return fail(problem_detail(*res));
+  auto doc = parse_json(*res);
+  if (!doc) return fail(doc.error().message);
+  const auto& items = doc->at("invocations").as_array();
+  if (items.empty()) {
+    std::printf("no invocations of %s yet\n", o.name.c_str());
+    return 0;
+  }
+  std::printf("%-26s %-7s %-8s %4s %-5s %10s %10s %10s %10s %10s\n", "ID", "RUNTIME", "OUTCOME",
+              "EXIT", "COLD", "STARTUP", "EXEC", "TOTAL", "CPU", "MEMORY");
+  for (const auto& v : items) {
+    const auto& r = v.as_object();
+    std::printf("%-26s %-7s %-8s %4.0f %-5s %10s %10s %10s %10s %10s\n",
+                std::string(r.at("id").as_string()).c_str(),
+                std::string(r.at("runtime").as_string()).c_str(),
+                std::string(r.at("outcome").as_string()).c_str(), number(r.at("exit_code")),
+                r.at("cold").as_bool() ? "yes" : "no",
+                format_us(number(r.at("startup_us"))).c_str(),
+                format_us(number(r.at("exec_us"))).c_str(),
+                format_us(number(r.at("total_us"))).c_str(),
+                format_us(number(r.at("cpu_us"))).c_str(),
+                format_bytes(number(r.at("max_memory_bytes"))).c_str());
+  }
+  return 0;
+}
+
+}  // namespace nebula::cli

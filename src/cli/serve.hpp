@@ -1,0 +1,26 @@
+#pragma once
+
+#include <cstdint>
+#include <string>
+
+namespace nebula::cli {
+
+// `nebula serve`: every flag also reads from a NEBULA_* variable.
+struct ServeOptions {
+  std::string listen = "127.0.0.1:8080";
+  std::string data_dir = "./nebula-data";
+  std::string token;
+  std::string docker_socket = "/var/run/docker.sock";
+  std::string watchdog;  // path of nebula-watchdog; default: beside the nebula binary
+  bool no_docker = false;
+  unsigned workers = 0;     // 0: 2 × cores + 4
+  unsigned io_threads = 0;  // 0: one per core, at most 4
+  std::size_t max_queue = 1024;
+  std::size_t max_records = 1000;
+  std::string log_level = "info";
+};
+
+// Runs the server until SIGINT/SIGTERM; returns the process exit code.
+[[nodiscard]] int serve(const ServeOptions& options, const std::string& self_path);
+
+}  // namespace nebula::cli

@@ -1,0 +1,197 @@
+#include "http/server.hpp"
+
+#include <boost/asio/as_tuple.hpp>
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/detached.hpp>
+#include <boost/asio/post.hpp>
+#include <boost/asio/strand.hpp>
+#include <boost/asio/use_awaitable.hpp>
+#include <boost/beast/core/flat_buffer.hpp>
+#include <boost/beast/http/read.hpp>
+#include <boost/beast/http/write.hpp>
+#include <boost/beast/http/parser.hpp>
+#include <boost/beast/version.hpp>
+
+namespace nebula::http {
+
+namespace http = beast::http;
+using tcp = asio::ip::tcp;
+
+struct Server::Connection {
+  explicit Connection(tcp::socket socket) : stream(std::move(socket)) {}
+  beast::tcp_stream stream;
+  // True while waiting for the next request; only touched on the strand.
+  bool idle = false;
+  std::uint64_t id = 0;
+};
+
+namespace {
+
+Response plain_error(http::status status, std::string_view title, std::string_view detail,
+                     unsigned version) {
+  Response res{status, version};
+  res.set(http::field::content_type, "application/problem+json");
+  std::string body = "{\"type\":\"about:blank\",\"title\":\"";
+  body += title;
+  body += "\",\"status\":";
+  body += std::to_string(static_cast<unsigned>(status));
+  body += ",\"detail\":\"";
+  body += detail;
+  body += "\"}";
+  res.body() = std::move(body);
+  res.keep_alive(false);
+  res.prepare_payload();
+  return res;
+}
+
+}  // namespace
+
+Server::Server(asio::io_context& ioc, ServerOptions options, Handler& handler)
+    : ioc_(ioc), options_(std::move(options)), handler_(handler), acceptor_(asio::make_strand(ioc)) {}
+
+Server::~Server() { stop(); }
+
+Result<tcp::endpoint> Server::listen() {
+  boost::system::error_code ec;
+  auto address = asio::ip::make_address(options_.address, ec);
+  if (ec) {
+    return make_error(ErrorKind::kInvalidArgument,
+                      "invalid listen address '" + options_.address + "': " + ec.message());
+  }
+  tcp::endpoint endpoint(address, options_.port);
+  if (acceptor_.open(endpoint.protocol(), ec); ec) {
+    return make_error(ErrorKind::kUnavailable, "cannot open socket: " + ec.message());
+  }
+  (void)acceptor_.set_option(asio::socket_base::reuse_address(true), ec);
+  if (acceptor_.bind(endpoint, ec); ec) {
+    return make_error(ErrorKind::kUnavailable, "cannot listen on " + options_.address + ":" +
+                                                   std::to_string(options_.port) + ": " +
+                                                   ec.message());
+  }
+  if (acceptor_.listen(asio::socket_base::max_listen_connections, ec); ec) {
+    return make_error(ErrorKind::kUnavailable, "listen failed: " + ec.message());
+  }
+  return acceptor_.local_endpoint();
+}
+
+void Server::start() {
+  asio::co_spawn(acceptor_.get_executor(), accept_loop(), asio::detached);
+}
+
+void Server::stop() {
+  if (stopping_.exchange(true)) return;
+  asio::post(acceptor_.get_executor(), [this] {
+    boost::system::error_code ec;
+    (void)acceptor_.close(ec);
+  });
+  std::lock_guard lock(mutex_);
+  for (auto& [id, weak] : connections_) {
+    if (auto conn = weak.lock()) {
+      // On the connection's strand: an idle connection is closed now; a
+      // busy one sees stopping_ once its response is written.
+      asio::post(conn->stream.get_executor(), [conn] {
+        if (conn->idle) conn->stream.socket().cancel();
+      });
+    }
+  }
+}
+
+std::size_t Server::open_connections() const {
+  std::lock_guard lock(mutex_);
+  return connections_.size();
+}
+
+asio::awaitable<void> Server::accept_loop() {
+  for (;;) {
+    tcp::socket socket(asio::make_strand(ioc_));
+    auto [ec] = co_await acceptor_.async_accept(
+        socket, asio::as_tuple(asio::use_awaitable));
+    if (ec) {
+      if (ec == asio::error::operation_aborted || stopping_) co_return;
+      continue;  // e.g. EMFILE: drop this one, keep serving
+    }
+    if (stopping_) co_return;
+    auto conn = std::make_shared<Connection>(std::move(socket));
+    {
+      std::lock_guard lock(mutex_);
+      conn->id = next_id_++;
+      connections_.emplace(conn->id, conn);
+    }
+    auto executor = conn->stream.get_executor();
+    asio::co_spawn(executor, serve(std::move(conn)), asio::detached);
+  }
+}
+
+asio::awaitable<void> Server::serve(std::shared_ptr<Connection> conn) {
+  beast::flat_buffer buffer;
+  boost::system::error_code ec;
+  for (;;) {
+    if (stopping_) break;
+    http::request_parser<http::string_body> parser;
+    parser.header_limit(static_cast<std::uint32_t>(options_.max_header_bytes));
+    conn->idle = true;
+    conn->stream.expires_after(options_.idle_timeout);
+    std::tie(ec, std::ignore) = co_await http::async_read_header(
+        conn->stream, buffer, parser, asio::as_tuple(asio::use_awaitable));
+    conn->idle = false;
+    if (ec) {
+      // End of stream, idle timeout, stop() or a malformed header.
+      if (ec == http::error::header_limit) {
+        auto res = plain_error(http::status::request_header_fields_too_large,
+                               "Request header too large", "headers exceed 16 KiB", 11);
+        conn->stream.expires_after(options_.io_timeout);
+        co_await http::async_write(conn->stream, res, asio::as_tuple(asio::use_awaitable));
+      } else if (ec != http::error::end_of_stream && ec != asio::error::operation_aborted &&
+                 ec != beast::error::timeout && ec != asio::error::connection_reset) {
+        auto res = plain_error(http::status::bad_request, "Bad request",
+                               "malformed HTTP request", 11);
+        conn->stream.expires_after(options_.io_timeout);
+        co_await http::async_write(conn->stream, res, asio::as_tuple(asio::use_awaitable));
+      }
+      break;
+    }
+    const auto version = parser.get().version();
+    const std::uint64_t limit = handler_.body_limit(parser.get().base());
+    if (auto length = parser.content_length(); length && *length > limit) {
+      auto res = plain_error(http::status::payload_too_large, "Payload too large",
+                             "request body of " + std::to_string(*length) +
+                                 " bytes exceeds the limit of " + std::to_string(limit) +
+                                 " bytes",
+                             version);
+      conn->stream.expires_after(options_.io_timeout);
+      co_await http::async_write(conn->stream, res, asio::as_tuple(asio::use_awaitable));
+      break;  // the unread body makes the connection unusable
+    }
+    parser.body_limit(limit);
+    conn->stream.expires_after(options_.io_timeout);
+    std::tie(ec, std::ignore) =
+        co_await http::async_read(conn->stream, buffer, parser, asio::as_tuple(asio::use_awaitable));
+    if (ec) {
+      if (ec == http::error::body_limit) {
+        auto res = plain_error(http::status::payload_too_large, "Payload too large",
+                               "request body exceeds the limit of " + std::to_string(limit) +
+                                   " bytes",
+                               version);
+        co_await http::async_write(conn->stream, res, asio::as_tuple(asio::use_awaitable));
+      }
+      break;
+    }
+    Request request = parser.release();
+    const bool keep_alive = request.keep_alive();
+    Response response = co_await handler_.handle(request);
+    response.version(version);
+    response.keep_alive(keep_alive && !stopping_);
+    response.set(http::field::server, "nebula");
+    response.prepare_payload();
+    conn->stream.expires_after(options_.io_timeout);
+    std::tie(ec, std::ignore) =
+        co_await http::async_write(conn->stream, response, asio::as_tuple(asio::use_awaitable));
+    if (ec || !response.keep_alive()) break;
+  }
+  conn->stream.socket().shutdown(tcp::socket::shutdown_send, ec);
+  conn->stream.close();
+  std::lock_guard lock(mutex_);
+  connections_.erase(conn->id);
+}
+
+}  // namespace nebula::http

@@ -1,0 +1,88 @@
+#pragma once
+
+#include <atomic>
+#include <chrono>
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <unordered_map>
+
+#include <boost/asio/awaitable.hpp>
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/ip/tcp.hpp>
+#include <boost/beast/core/tcp_stream.hpp>
+#include <boost/beast/http/message.hpp>
+#include <boost/beast/http/string_body.hpp>
+
+#include "core/result.hpp"
+
+namespace nebula::http {
+
+namespace asio = boost::asio;
+namespace beast = boost::beast;
+using Request = beast::http::request<beast::http::string_body>;
+using Response = beast::http::response<beast::http::string_body>;
+using RequestHeader = beast::http::request_header<>;
+
+// What the server asks of the application: how large a body a request may
+// carry (decided from its header, before the body is read), and the response.
+class Handler {
+ public:
+  virtual ~Handler() = default;
+  // The largest acceptable body; a larger one gets 413 without being read.
+  [[nodiscard]] virtual std::uint64_t body_limit(const RequestHeader& header) const = 0;
+  // Runs on an I/O thread: must not block (offload to the worker pool).
+  // `request` outlives the returned awaitable (the caller awaits it).
+  virtual asio::awaitable<Response> handle(Request& request) = 0;
+};
+
+struct ServerOptions {
+  std::string address = "127.0.0.1";
+  std::uint16_t port = 8080;
+  // Time allowed to receive a whole request once its first byte arrived,
+  // and to send a response.
+  std::chrono::seconds io_timeout{30};
+  // An idle keep-alive connection is closed after this long.
+  std::chrono::seconds idle_timeout{60};
+  std::size_t max_header_bytes = 16 * 1024;
+};
+
+// HTTP/1.1 server on Boost.Beast with C++20 coroutines: one coroutine per
+// connection on its own strand, keep-alive, a timeout on every operation.
+//
+// Lifetime: create, listen(), start(); stop() stops accepting, closes idle
+// connections at once and lets busy ones finish their current request.
+// When the last connection is gone the io_context runs out of work.
+class Server {
+ public:
+  Server(asio::io_context& ioc, ServerOptions options, Handler& handler);
+  ~Server();
+  Server(const Server&) = delete;
+  Server& operator=(const Server&) = delete;
+
+  // Binds and listens; returns the bound endpoint (port 0 picks a free one).
+  [[nodiscard]] Result<asio::ip::tcp::endpoint> listen();
+  void start();
+  // Thread-safe; idempotent.
+  void stop();
+
+  [[nodiscard]] std::size_t open_connections() const;
+
+ private:
+  struct Connection;
+  asio::awaitable<void> accept_loop();
+  asio::awaitable<void> serve(std::shared_ptr<Connection> connection);
+
+  asio::io_context& ioc_;
+  ServerOptions options_;
+  Handler& handler_;
+  asio::ip::tcp::acceptor acceptor_;
+  std::atomic<bool> stopping_{false};
+  mutable std::mutex mutex_;
+  std::uint64_t next_id_ = 0;                                             // guarded by mutex_
+  std::unordered_map<std::uint64_t, std::weak_ptr<Connection>> connections_;  // guarded by mutex_
+};
+
+}  // namespace nebula::http

@@ -1,0 +1,140 @@
+// The `nebula` command: parses the command line and hands over to the part
+// that does the work (DESIGN §2). Every flag of `serve`, and --server and
+// --token of the client commands, may also come from a NEBULA_* variable.
+#include <CLI/CLI.hpp>
+
+#include "cli/commands.hpp"
+#include "cli/run.hpp"
+#include "cli/serve.hpp"
+
+namespace {
+
+// --server and --token, shared by the client commands.
+void add_client_flags(CLI::App& cmd, nebula::cli::ClientOptions& client) {
+  cmd.add_option("--server", client.server, "Nebula server URL")
+      ->envname("NEBULA_SERVER")
+      ->capture_default_str();
+  cmd.add_option("--token", client.token, "Bearer token for management routes")
+      ->envname("NEBULA_TOKEN");
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  CLI::App app{"Nebula: WebAssembly and container functions, side by side, measured the same way"};
+  app.require_subcommand(1);
+  app.set_version_flag("--version", "nebula 0.1.0");
+
+  // serve
+  nebula::cli::ServeOptions serve;
+  auto* serve_cmd = app.add_subcommand("serve", "Run the Nebula server");
+  serve_cmd->add_option("--listen", serve.listen, "Address to listen on (HOST:PORT; port 0 = any)")
+      ->envname("NEBULA_LISTEN")
+      ->capture_default_str();
+  serve_cmd->add_option("--data-dir", serve.data_dir, "Registry, modules and records")
+      ->envname("NEBULA_DATA_DIR")
+      ->capture_default_str();
+  serve_cmd->add_option("--token", serve.token, "Require this bearer token on management routes")
+      ->envname("NEBULA_TOKEN");
+  serve_cmd->add_option("--docker-socket", serve.docker_socket, "Docker Engine API socket")
+      ->envname("NEBULA_DOCKER_SOCKET")
+      ->capture_default_str();
+  serve_cmd->add_option("--watchdog", serve.watchdog,
+                        "nebula-watchdog binary for warm containers (default: beside nebula)")
+      ->envname("NEBULA_WATCHDOG");
+  serve_cmd->add_flag("--no-docker", serve.no_docker, "Serve wasm only; no Docker engine needed")
+      ->envname("NEBULA_NO_DOCKER");
+  serve_cmd->add_option("--workers", serve.workers, "Worker threads (default 2 x cores + 4)")
+      ->envname("NEBULA_WORKERS");
+  serve_cmd->add_option("--io-threads", serve.io_threads, "I/O threads (default: cores, max 4)")
+      ->envname("NEBULA_IO_THREADS");
+  serve_cmd->add_option("--max-queue", serve.max_queue,
+                        "Invocations admitted at once before 429 Too Many Requests")
+      ->envname("NEBULA_MAX_QUEUE")
+      ->capture_default_str();
+  serve_cmd->add_option("--max-records", serve.max_records, "Invocation records kept per function")
+      ->envname("NEBULA_MAX_RECORDS")
+      ->check(CLI::Range(1, 10'000'000))
+      ->capture_default_str();
+  serve_cmd->add_option("--log-level", serve.log_level, "trace, debug, info, warn, error")
+      ->envname("NEBULA_LOG_LEVEL")
+      ->check(CLI::IsMember({"trace", "debug", "info", "warn", "error", "critical", "off"}))
+      ->capture_default_str();
+
+  // run
+  nebula::cli::RunOptions run;
+  auto* run_cmd = app.add_subcommand(
+      "run", "Run a WASI command module once, locally, with this terminal's stdin/stdout/stderr");
+  run_cmd->add_option("module", run.module_path, "Path to the .wasm file")
+      ->required()
+      ->check(CLI::ExistingFile);
+  run_cmd->add_option("--env", run.env, "Set an environment variable (KEY=VALUE), repeatable");
+  run_cmd->add_option("--dir", run.dirs,
+                      "Preopen a host directory as HOST::GUEST (suffix :ro for read-only); "
+                      "the only way the guest sees a filesystem");
+  run_cmd->add_option("--timeout-ms", run.timeout_ms, "Stop the guest after N ms (0: never)");
+  run_cmd->add_option("--memory-mb", run.memory_mb, "Linear memory limit in MiB")
+      ->check(CLI::Range(1, 4096))
+      ->capture_default_str();
+  run_cmd->add_flag("--timings", run.timings, "Print compile/startup/exec/teardown on stderr");
+  run_cmd->add_option("args", run.args, "Arguments for the guest (after --)");
+  run_cmd->footer(
+      "Exit code: the guest's own; 124 on timeout, 134 on a trap, 137 on the memory limit.");
+
+  // client commands
+  nebula::cli::ClientOptions client;
+  nebula::cli::DeployOptions deploy;
+  auto* deploy_cmd = app.add_subcommand("deploy", "Deploy (create or replace) a function");
+  add_client_flags(*deploy_cmd, client);
+  deploy_cmd->add_option("name", deploy.name, "Function name")->required();
+  deploy_cmd->add_option("--wasm", deploy.wasm_file, "WASI command module (.wasm)")
+      ->check(CLI::ExistingFile);
+  deploy_cmd->add_option("--image", deploy.image, "Docker image of the same function");
+  deploy_cmd->add_option("--env", deploy.env, "Environment variable KEY=VALUE, repeatable");
+  deploy_cmd->add_option("--arg", deploy.args, "Argument passed to the function, repeatable");
+  deploy_cmd->add_option("--default-runtime", deploy.default_runtime, "wasm or docker")
+      ->check(CLI::IsMember({"wasm", "docker"}));
+  deploy_cmd->add_option("--timeout-ms", deploy.timeout_ms, "Timeout per invocation");
+  deploy_cmd->add_option("--memory-mb", deploy.memory_mb, "Memory limit");
+  deploy_cmd->add_option("--min-warm", deploy.min_warm, "Docker warm pool: kept running");
+  deploy_cmd->add_option("--max-warm", deploy.max_warm, "Docker warm pool: at most (0 = cold)");
+  deploy_cmd->add_option("--idle-timeout-s", deploy.idle_timeout_s,
+                         "Docker warm pool: stop a container idle this long");
+
+  nebula::cli::InvokeOptions invoke;
+  auto* invoke_cmd =
+      app.add_subcommand("invoke", "Invoke a function: stdin is the body, the output goes to stdout");
+  add_client_flags(*invoke_cmd, client);
+  invoke_cmd->add_option("name", invoke.name, "Function name")->required();
+  invoke_cmd->add_option("--runtime", invoke.runtime, "wasm or docker (default: the function's)")
+      ->check(CLI::IsMember({"wasm", "docker"}));
+  invoke_cmd->add_option("-d,--data", invoke.data, "Request body (instead of stdin)");
+  invoke_cmd->add_flag("-v,--verbose", invoke.verbose, "Print the timing breakdown on stderr");
+
+  auto* ls_cmd = app.add_subcommand("ls", "List deployed functions");
+  add_client_flags(*ls_cmd, client);
+
+  std::string rm_name;
+  auto* rm_cmd = app.add_subcommand("rm", "Remove a function (and stop its warm containers)");
+  add_client_flags(*rm_cmd, client);
+  rm_cmd->add_option("name", rm_name, "Function name")->required();
+
+  nebula::cli::LogsOptions logs;
+  auto* logs_cmd = app.add_subcommand("logs", "Recent invocations of a function, newest first");
+  add_client_flags(*logs_cmd, client);
+  logs_cmd->add_option("name", logs.name, "Function name")->required();
+  logs_cmd->add_option("-n,--limit", logs.limit, "How many")->check(CLI::Range(1, 1000));
+  logs_cmd->add_option("--runtime", logs.runtime, "Only wasm or docker")
+      ->check(CLI::IsMember({"wasm", "docker"}));
+
+  CLI11_PARSE(app, argc, argv);
+
+  if (serve_cmd->parsed()) return nebula::cli::serve(serve, argv[0]);
+  if (run_cmd->parsed()) return nebula::cli::run_module(run);
+  if (deploy_cmd->parsed()) return nebula::cli::deploy(client, deploy);
+  if (invoke_cmd->parsed()) return nebula::cli::invoke(client, invoke);
+  if (ls_cmd->parsed()) return nebula::cli::list(client);
+  if (rm_cmd->parsed()) return nebula::cli::remove(client, rm_name);
+  if (logs_cmd->parsed()) return nebula::cli::logs(client, logs);
+  return 0;
+}

@@ -1,0 +1,50 @@
+#pragma once
+
+#include <cstdint>
+#include <filesystem>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "core/function.hpp"
+#include "core/invocation.hpp"
+#include "wasm/module.hpp"
+
+namespace nebula::wasm {
+
+// A host directory made visible to the guest (`nebula run --dir`). The
+// server never grants any.
+struct Preopen {
+  std::filesystem::path host;
+  std::string guest;
+  bool read_only = false;
+};
+
+// How one invocation runs. By default stdio is captured (server mode):
+// stdin comes from `stdin_bytes`, stdout and stderr are collected up to
+// `max_output_bytes` each. With `inherit_stdio` the guest uses this process's
+// own stdin/stdout/stderr (`nebula run`).
+struct ExecSpec {
+  std::string_view stdin_bytes;
+  bool inherit_stdio = false;
+  std::vector<std::string> argv;  // argv[0] is the program name
+  EnvList env;
+  std::vector<Preopen> preopens;
+  std::uint64_t memory_bytes = 128ULL << 20;
+  std::uint32_t timeout_ms = 10'000;
+  std::uint64_t max_output_bytes = 6ULL << 20;
+};
+
+// Runs `_start` once in a fresh Store (DESIGN §4 phases: startup = Store +
+// WASI context + instantiation; exec = the `_start` call; teardown = dropping
+// the Store). A failing guest is an outcome, not an error: errors are only
+// for the host (e.g. every instance slot busy → kOverloaded).
+//
+// Thread-safe: any number of threads may execute the same Program at once.
+[[nodiscard]] Result<InvocationResult> execute(const Program& program, const ExecSpec& spec);
+
+}  // namespace nebula::wasm
+
+// Defined in Nebula's wasmtime crate (wasmtime-capi/src/lib.rs).
+extern "C" void nebula_store_limit_memory(wasmtime_store_t* store, std::size_t memory_bytes,
+                                          std::size_t instances);

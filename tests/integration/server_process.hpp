@@ -1,0 +1,59 @@
+#pragma once
+
+#include <signal.h>
+#include <sys/types.h>
+
+#include <filesystem>
+#include <string>
+#include <vector>
+
+#include "cli/client.hpp"
+
+namespace nebula::testing {
+
+// A real `nebula serve` child process on 127.0.0.1 with a free port and its
+// own data directory. The destructor stops it (SIGTERM, then SIGKILL).
+class ServerProcess {
+ public:
+  ServerProcess(std::filesystem::path data_dir, std::vector<std::string> extra_args = {});
+  ~ServerProcess();
+  ServerProcess(const ServerProcess&) = delete;
+  ServerProcess& operator=(const ServerProcess&) = delete;
+
+  // Starts the server and waits until it prints its address; false on
+  // failure (the reason is in log()).
+  [[nodiscard]] bool start();
+  // Sends `sig` and waits for exit; returns the exit status (or 128+signal).
+  int stop(int sig = SIGTERM);
+  void kill9() { (void)stop(SIGKILL); }
+
+  [[nodiscard]] const std::string& url() const { return url_; }
+  [[nodiscard]] cli::Client client(std::string token = {}) const { return cli::Client(url_, token); }
+  [[nodiscard]] std::string log() const;
+  [[nodiscard]] pid_t pid() const { return pid_; }
+
+ private:
+  std::filesystem::path data_dir_;
+  std::vector<std::string> extra_args_;
+  std::filesystem::path log_path_;
+  pid_t pid_ = -1;
+  std::string url_;
+};
+
+// A fresh, empty directory under the system temp dir, removed by the
+// destructor.
+class TempDir {
+ public:
+  TempDir();
+  ~TempDir();
+  TempDir(const TempDir&) = delete;
+  TempDir& operator=(const TempDir&) = delete;
+  [[nodiscard]] const std::filesystem::path& path() const { return path_; }
+
+ private:
+  std::filesystem::path path_;
+};
+
+[[nodiscard]] std::string read_file(const std::filesystem::path& path);
+
+}  // namespace nebula::testing
