@@ -46,6 +46,11 @@ double us_between(Clock::time_point a, Clock::time_point b) {
   return std::chrono::duration<double, std::micro>(b - a).count();
 }
 
+// wasmtime_error_delete must not be given NULL (success).
+void drop_error(wasmtime_error_t* error) {
+  if (error != nullptr) wasmtime_error_delete(error);
+}
+
 ptrdiff_t discard(void*, const unsigned char*, std::size_t len) {
   return static_cast<ptrdiff_t>(len);
 }
@@ -63,7 +68,7 @@ std::pair<double, double> naive_call(const std::string& serialized, const std::s
     std::exit(1);
   }
   wasmtime_linker_t* linker = wasmtime_linker_new(engine);
-  wasmtime_error_delete(wasmtime_linker_define_wasi(linker));
+  drop_error(wasmtime_linker_define_wasi(linker));
   wasmtime_store_t* store = wasmtime_store_new(engine, nullptr, nullptr);
   wasmtime_context_t* ctx = wasmtime_store_context(store);
   wasi_config_t* wasi = wasi_config_new();
@@ -72,7 +77,7 @@ std::pair<double, double> naive_call(const std::string& serialized, const std::s
   wasi_config_set_stdin_bytes(wasi, &in);
   wasi_config_set_stdout_custom(wasi, discard, nullptr, nullptr);
   wasi_config_set_stderr_custom(wasi, discard, nullptr, nullptr);
-  wasmtime_error_delete(wasmtime_context_set_wasi(ctx, wasi));
+  drop_error(wasmtime_context_set_wasi(ctx, wasi));
   wasmtime_instance_t instance;
   wasm_trap_t* trap = nullptr;
   err = wasmtime_linker_instantiate(linker, ctx, module, &instance, &trap);
@@ -84,7 +89,7 @@ std::pair<double, double> naive_call(const std::string& serialized, const std::s
   wasmtime_instance_export_get(ctx, &instance, "_start", 6, &start);
   const auto t1 = Clock::now();
   err = wasmtime_func_call(ctx, &start.of.func, nullptr, 0, nullptr, 0, &trap);
-  if (err != nullptr) wasmtime_error_delete(err);  // proc_exit(0) arrives as an error
+  drop_error(err);  // proc_exit(0) arrives as an error
   if (trap != nullptr) wasm_trap_delete(trap);
   wasmtime_store_delete(store);
   wasmtime_linker_delete(linker);
@@ -175,7 +180,7 @@ int main(int argc, char** argv) {
         plain, reinterpret_cast<const std::uint8_t*>(bytes.data()), bytes.size(), &plain_module);
     if (err != nullptr) return 1;
     wasm_byte_vec_t ser;
-    wasmtime_error_delete(wasmtime_module_serialize(plain_module, &ser));
+    drop_error(wasmtime_module_serialize(plain_module, &ser));
     std::string serialized(ser.data, ser.size);
     wasm_byte_vec_delete(&ser);
     wasmtime_module_delete(plain_module);

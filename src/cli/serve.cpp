@@ -118,8 +118,7 @@ int serve(const ServeOptions& options, const std::string& self_path) {
     docker_options.watchdog_path = watchdog;
     docker_runtime = std::make_unique<docker::Runtime>(std::move(docker_options));
     if (auto st = docker_runtime->ping(); !st) {
-      return fail("Docker engine: " + st.error().message +
-                  " (start one with scripts/ensure-docker.sh, or pass --no-docker)");
+      return fail("Docker engine: " + st.error().message);
     }
     // Containers a crashed server left behind.
     if (auto st = docker_runtime->cleanup_leftovers(); !st) {

@@ -1,6 +1,7 @@
 #include "store/registry.hpp"
 
 #include <algorithm>
+#include <chrono>
 #include <system_error>
 #include <utility>
 
@@ -236,29 +237,58 @@ Result<std::unique_ptr<Registry>> Registry::open(const fs::path& data_dir,
   }
   // synchronous=NORMAL is durable against a crash of the process in WAL
   // mode (see the class comment); FULL would fsync on every commit.
-  // wal_autocheckpoint at 10000 pages (40 MB) makes checkpoints, the only
-  // fsyncs on the write path, ten times rarer than the default; the
-  // invocation log rewrites the same few pages, so each one copies barely
-  // more. journal_size_limit truncates the WAL after a checkpoint so that a
-  // burst does not leave a large file behind.
+  // Checkpoints, the only fsyncs, are taken off the write path by the
+  // checkpointer thread (wal_autocheckpoint = 0 here). journal_size_limit
+  // truncates the WAL after a checkpoint so that a burst does not leave a
+  // large file behind.
   if (auto st = db->exec("PRAGMA synchronous = NORMAL;"
                          "PRAGMA foreign_keys = ON;"
                          "PRAGMA journal_size_limit = 67108864;"
-                         "PRAGMA wal_autocheckpoint = 10000;");
+                         "PRAGMA wal_autocheckpoint = 0;");
       !st) {
     return std::move(st).error();
   }
   if (auto st = migrate(*db); !st) return std::move(st).error();
 
+  auto checkpoint_db =
+      Database::open(data_dir / "nebula.db", Database::Options{options.busy_timeout});
+  if (!checkpoint_db) return std::move(checkpoint_db).error();
+
   std::unique_ptr<Registry> registry(new Registry(std::move(db).value(), options));
   if (auto st = registry->prepare_statements(); !st) return std::move(st).error();
+  registry->checkpoint_db_.emplace(std::move(checkpoint_db).value());
+  registry->checkpointer_ = std::thread([r = registry.get()] { r->checkpoint_loop(); });
   return registry;
 }
 
 Registry::Registry(Database db, RegistryOptions options)
     : options_(options), db_(std::move(db)), stmts_(std::make_unique<Statements>()) {}
 
-Registry::~Registry() = default;
+Registry::~Registry() {
+  if (checkpointer_.joinable()) {
+    {
+      std::lock_guard lock(checkpoint_mutex_);
+      checkpoint_stop_ = true;
+    }
+    checkpoint_wake_.notify_all();
+    checkpointer_.join();
+  }
+}
+
+void Registry::checkpoint_loop() {
+  std::unique_lock lock(checkpoint_mutex_);
+  for (;;) {
+    const bool stopping =
+        checkpoint_wake_.wait_for(lock, std::chrono::seconds(1), [this] { return checkpoint_stop_; });
+    lock.unlock();
+    // PASSIVE never blocks the writer or readers; it copies what it can.
+    // The last one, at shutdown, also empties the WAL file.
+    (void)checkpoint_db_->exec(stopping ? "PRAGMA wal_checkpoint(TRUNCATE)"
+                                        : "PRAGMA wal_checkpoint(PASSIVE)");
+    if (stopping) return;
+    lock.lock();
+  }
+}
 
 Status Registry::prepare_statements() {
   const std::string record_columns(kRecordColumns);
