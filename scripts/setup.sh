@@ -26,6 +26,14 @@ else
   note "all ${#packages[@]} packages present"
 fi
 
+# Node.js runs the dashboard's browser test; machines that ship their own
+# (with npm) keep it, others get Debian's.
+if ! command -v node >/dev/null || ! command -v npm >/dev/null; then
+  note "installing Node.js and npm from Debian"
+  SUDO=""; [ "$(id -u)" -eq 0 ] || SUDO=sudo
+  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -q nodejs npm
+fi
+
 step "Rust toolchain (for the wasmtime C API)"
 if ! command -v cargo >/dev/null; then
   die "cargo not found: install Rust (rustup) ≥ 1.95, then run this again"

@@ -6,6 +6,7 @@
 #
 #   scripts/test.sh                  # everything
 #   NEBULA_TEST_ASAN=0 scripts/test.sh   # skip the sanitizer pass
+#   NEBULA_TEST_FUZZ=0 scripts/test.sh   # skip the short fuzzing pass
 set -euo pipefail
 source "$(dirname "$0")/lib.sh"
 cd "$NEBULA_ROOT"
@@ -24,4 +25,9 @@ if [ "${NEBULA_TEST_ASAN:-1}" != 0 ]; then
   cmake --build --preset asan
   ctest --preset asan --parallel 2 -L 'unit|integration'
   note "sanitizer pass took $(( $(now) - t )) s"
+fi
+
+if [ "${NEBULA_TEST_FUZZ:-1}" != 0 ]; then
+  step "Fuzzing (20 s per parser)"
+  scripts/fuzz.sh 20
 fi

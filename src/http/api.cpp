@@ -9,14 +9,12 @@
 
 #include <boost/asio/this_coro.hpp>
 #include <boost/json.hpp>
-#include <boost/url/parse.hpp>
-#include <boost/url/parse_query.hpp>
-#include <boost/url/url_view.hpp>
 #include <spdlog/spdlog.h>
 
 #include "http/dashboard/assets.hpp"
 #include "http/offload.hpp"
 #include "http/problem.hpp"
+#include "http/target.hpp"
 #include "metrics/process.hpp"
 #include "store/blob_store.hpp"
 #include "store/invocation_id.hpp"
@@ -32,34 +30,6 @@ using Clock = std::chrono::steady_clock;
 constexpr std::uint64_t kModuleBodyLimit = 64ULL << 20;
 constexpr std::uint64_t kDefaultBodyLimit = 1ULL << 20;
 constexpr std::size_t kMaxCgiHeaders = 64;
-
-// The path split into decoded segments, and the raw query.
-struct Target {
-  std::vector<std::string> segments;
-  std::string query;
-  bool ok = false;
-};
-
-Target parse_target(std::string_view target) {
-  Target t;
-  auto url = boost::urls::parse_origin_form(target);
-  if (!url) return t;
-  for (auto seg : url->segments()) t.segments.push_back(seg);
-  // "/v1/functions/" has an empty trailing segment; treat it as absent.
-  if (!t.segments.empty() && t.segments.back().empty()) t.segments.pop_back();
-  t.query = std::string(url->encoded_query());
-  t.ok = true;
-  return t;
-}
-
-// Decoded query parameters (last one wins).
-std::map<std::string, std::string> parse_query(std::string_view query) {
-  std::map<std::string, std::string> out;
-  auto params = boost::urls::parse_query(query);
-  if (!params) return out;
-  for (auto p : *params) out[std::string(p.key)] = std::string(p.value);
-  return out;
-}
 
 Error bad_name(std::string_view name) {
   return make_error(ErrorKind::kInvalidArgument,
