@@ -156,6 +156,10 @@ int serve(const ServeOptions& options, const std::string& self_path) {
       });
 
   boost::asio::thread_pool pool(workers);
+  // A docker invocation holds its thread for hundreds of ms while the engine
+  // works; these threads mostly sleep.
+  const unsigned docker_workers = std::max(16U, workers);
+  boost::asio::thread_pool docker_pool(docker != nullptr ? docker_workers : 1);
   http::Api api(http::ApiDeps{.registry = **registry,
                               .blobs = *blobs,
                               .modules = modules,
@@ -164,6 +168,7 @@ int serve(const ServeOptions& options, const std::string& self_path) {
                               .invoker = invoker,
                               .metrics = metrics,
                               .workers = pool,
+                              .docker_workers = docker_pool,
                               .token = options.token,
                               .warm_containers = warm_containers,
                               .docker_reachable = docker_reachable});
@@ -195,6 +200,7 @@ int serve(const ServeOptions& options, const std::string& self_path) {
   ioc.run();
   for (auto& t : threads) t.join();
   pool.join();
+  docker_pool.join();
   spdlog::info("stopped");
   return 0;
 }

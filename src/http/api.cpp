@@ -541,7 +541,8 @@ asio::awaitable<Response> Api::invoke(Request& request, const std::string& name,
                ticket = std::make_shared<Invoker::Ticket>(std::move(*ticket))]() mutable {
     return deps_.invoker.run(std::move(*ticket), *fn, kind, std::move(req), received);
   };
-  auto outcome = co_await offload(deps_.workers, std::move(work));
+  auto& pool = kind == RuntimeKind::kDocker ? deps_.docker_workers : deps_.workers;
+  auto outcome = co_await offload(pool, std::move(work));
   if (!outcome) co_return problem(outcome.error());
 
   const auto& result = outcome->result;

@@ -31,7 +31,11 @@ struct ApiDeps {
   Runtime* docker = nullptr;  // null when started with --no-docker
   Invoker& invoker;
   metrics::Registry& metrics;
+  // Blocking work: wasm invocations, SQLite, compilation.
   boost::asio::thread_pool& workers;
+  // Docker invocations, which mostly wait on the engine: their own pool, so
+  // that a burst of slow container starts never queues wasm behind it.
+  boost::asio::thread_pool& docker_workers;
   std::string token;  // empty: management routes are open
   // Warm containers of a function (docker pool), for /metrics.
   std::function<std::size_t(std::string_view)> warm_containers;
