@@ -126,7 +126,9 @@ Status run_cold(Client& client, const std::string& id, const InvocationRequest& 
     result.outcome = Outcome::kTimeout;
     result.message = timeout_message(limits.timeout_ms, false);
   } else if (over_limit) {
-    result.outcome = Outcome::kExit;
+    // Stopped by the platform, as a wasm guest over the cap is: both
+    // runtimes report an output overflow as a trap.
+    result.outcome = Outcome::kTrap;
     result.output_truncated = true;
     result.message = output_limit_message(limits.max_output_bytes);
   } else if (*code == 0) {
@@ -549,7 +551,7 @@ Result<InvocationResult> Runtime::invoke_warm(const InvocationRequest& request) 
         // Killed by a signal: report it as a shell would, 128 + signal.
         result.exit_code = 128 + response.code;
         if (response.killed_for_output) {
-          result.outcome = Outcome::kExit;
+          result.outcome = Outcome::kTrap;
           result.output_truncated = true;
           result.message = output_limit_message(request.limits.max_output_bytes);
         } else if (response.code == SIGKILL &&

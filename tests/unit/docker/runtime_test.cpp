@@ -166,7 +166,7 @@ TEST(DockerRuntimeCold, OutputOverTheLimitIsCutAndFails) {
   request.limits.max_output_bytes = 100'000;
   auto result = runtime.invoke_cold(request);
   ASSERT_TRUE(result) << result.error().message;
-  EXPECT_EQ(result->outcome, Outcome::kExit);
+  EXPECT_EQ(result->outcome, Outcome::kTrap);
   EXPECT_TRUE(result->output_truncated);
   EXPECT_EQ(result->stdout_data.size(), 100'000U);
   EXPECT_NE(result->message.find("max_output_bytes"), std::string::npos);
@@ -324,7 +324,7 @@ TEST(DockerRuntimeWarm, OutputOverTheLimitIsCutAndFails) {
   request.limits.max_output_bytes = 100'000;
   auto result = runtime.invoke_warm(request);
   ASSERT_TRUE(result) << result.error().message;
-  EXPECT_EQ(result->outcome, Outcome::kExit);
+  EXPECT_EQ(result->outcome, Outcome::kTrap);
   EXPECT_TRUE(result->output_truncated);
   EXPECT_EQ(result->stdout_data.size(), 100'000U);
   EXPECT_EQ(runtime.warm_containers("fixture"), 1U);
