@@ -66,12 +66,15 @@ TEST_F(WasmRuntimeTest, LimitsFromTheRequestApply) {
   InvocationRequest req;
   req.function = "echo";
   req.body = std::string(1000, 'x');
-  req.limits.max_output_bytes = 10;
+  // Room for the guest's 14-byte stderr line, not for its stdout: the cap
+  // applies to each stream, and only stdout goes over.
+  req.limits.max_output_bytes = 20;
   auto r = runtime_->invoke(req);
   ASSERT_TRUE(r);
   EXPECT_EQ(r->outcome, Outcome::kTrap);
   EXPECT_TRUE(r->output_truncated);
-  EXPECT_EQ(r->stdout_data.size(), 10U);
+  EXPECT_EQ(r->stdout_data, std::string(20, 'x'));
+  EXPECT_EQ(r->stderr_data, "echo_env done\n");
 }
 
 }  // namespace
