@@ -15,17 +15,16 @@
 #include <string>
 #include <string_view>
 
+#include "nebula_fn.h"
+
 namespace {
 
+constexpr const char* kName = "text-transform";
 constexpr const char* kUsage =
     "send the operation (upper, lower, reverse or wc) on the first line and the text after it, "
     "e.g. \"upper\\nhello\"";
 
 constexpr std::size_t kMaxInput = std::size_t{64} << 20;
-
-bool is_space(char c) {
-  return c == ' ' || c == '\t' || c == '\n' || c == '\r' || c == '\v' || c == '\f';
-}
 
 // Reads all of stdin into `body`. Returns 0, or the exit code after
 // reporting.
@@ -39,16 +38,12 @@ int read_all(std::string& body) {
     std::size_t n = std::fread(body.data() + used, 1, kChunk, stdin);
     body.resize(used + n);
     if (body.size() > kMaxInput) {
-      std::fprintf(stderr, "text-transform: the input is larger than %zu MiB; %s\n",
-                   kMaxInput >> 20, kUsage);
-      return 2;
+      return nebula_fn_bad_input(kName, kUsage, "the input is larger than %zu MiB",
+                                 kMaxInput >> 20);
     }
     if (n < kChunk) break;
   }
-  if (std::ferror(stdin)) {
-    std::fputs("text-transform: cannot read stdin\n", stderr);
-    return 1;
-  }
+  if (std::ferror(stdin)) return nebula_fn_fail(kName, "cannot read stdin");
   return 0;
 }
 
@@ -102,7 +97,7 @@ std::string count(std::string_view text) {
   bool in_word = false;
   for (char c : text) {
     if (c == '\n') ++lines;
-    bool space = is_space(c);
+    bool space = nebula_fn_is_space(c);
     if (!space && !in_word) ++words;
     in_word = !space;
   }
@@ -124,17 +119,14 @@ std::string change_case(std::string_view text, bool upper) {
 int main() {
   std::string body;
   if (int rc = read_all(body); rc != 0) return rc;
-  if (body.empty()) {
-    std::fprintf(stderr, "text-transform: no input; %s\n", kUsage);
-    return 2;
-  }
+  if (body.empty()) return nebula_fn_bad_input(kName, kUsage, "no input");
 
   std::string_view rest = body;
   std::size_t newline = rest.find('\n');
   std::string_view op = rest.substr(0, newline);
   rest = newline == std::string_view::npos ? std::string_view{} : rest.substr(newline + 1);
-  while (!op.empty() && is_space(op.back())) op.remove_suffix(1);
-  while (!op.empty() && is_space(op.front())) op.remove_prefix(1);
+  while (!op.empty() && nebula_fn_is_space(op.back())) op.remove_suffix(1);
+  while (!op.empty() && nebula_fn_is_space(op.front())) op.remove_prefix(1);
 
   std::string out;
   if (op == "upper") {
@@ -146,18 +138,11 @@ int main() {
   } else if (op == "wc") {
     out = count(rest);
   } else {
-    std::string shown;
-    for (char c : op.substr(0, 32)) {
-      auto u = static_cast<unsigned char>(c);
-      shown += (u >= 0x20 && u < 0x7f) ? c : '?';
-    }
-    if (op.size() > 32) shown += "...";
-    std::fprintf(stderr, "text-transform: unknown operation \"%s\"; %s\n", shown.c_str(), kUsage);
-    return 2;
+    return nebula_fn_bad_input(kName, kUsage, "unknown operation \"%s\"",
+                               nebula_fn_shown(op.data(), op.size()));
   }
   if (std::fwrite(out.data(), 1, out.size(), stdout) != out.size() || std::fflush(stdout) != 0) {
-    std::fputs("text-transform: cannot write stdout\n", stderr);
-    return 1;
+    return nebula_fn_fail(kName, "cannot write stdout");
   }
   return 0;
 }
