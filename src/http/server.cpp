@@ -8,7 +8,9 @@
 #include <boost/asio/use_awaitable.hpp>
 #include <boost/beast/core/flat_buffer.hpp>
 #include <boost/beast/http/read.hpp>
+#include <boost/beast/http/empty_body.hpp>
 #include <boost/beast/http/write.hpp>
+#include <boost/beast/core/string.hpp>
 #include <boost/beast/http/parser.hpp>
 #include <boost/beast/version.hpp>
 
@@ -129,6 +131,10 @@ asio::awaitable<void> Server::serve(std::shared_ptr<Connection> conn) {
     if (stopping_) break;
     http::request_parser<http::string_body> parser;
     parser.header_limit(static_cast<std::uint32_t>(options_.max_header_bytes));
+    // Beast checks Content-Length against the body limit (1 MB by default)
+    // as soon as the header is parsed; the real, per-route limit is set
+    // below, once the route is known.
+    parser.body_limit(boost::none);
     conn->idle = true;
     conn->stream.expires_after(options_.idle_timeout);
     std::tie(ec, std::ignore) = co_await http::async_read_header(
@@ -144,7 +150,7 @@ asio::awaitable<void> Server::serve(std::shared_ptr<Connection> conn) {
       } else if (ec != http::error::end_of_stream && ec != asio::error::operation_aborted &&
                  ec != beast::error::timeout && ec != asio::error::connection_reset) {
         auto res = plain_error(http::status::bad_request, "Bad request",
-                               "malformed HTTP request", 11);
+                               "malformed HTTP request: " + ec.message(), 11);
         conn->stream.expires_after(options_.io_timeout);
         co_await http::async_write(conn->stream, res, asio::as_tuple(asio::use_awaitable));
       }
@@ -164,6 +170,15 @@ asio::awaitable<void> Server::serve(std::shared_ptr<Connection> conn) {
     }
     parser.body_limit(limit);
     conn->stream.expires_after(options_.io_timeout);
+    // A client that asked to wait (curl does for bodies over 1 MiB) gets
+    // the go-ahead now that the header is accepted, instead of a stall.
+    if (auto expect = parser.get().find(http::field::expect);
+        expect != parser.get().end() && beast::iequals(expect->value(), "100-continue")) {
+      http::response<http::empty_body> go_on{http::status::continue_, version};
+      std::tie(ec, std::ignore) =
+          co_await http::async_write(conn->stream, go_on, asio::as_tuple(asio::use_awaitable));
+      if (ec) break;
+    }
     std::tie(ec, std::ignore) =
         co_await http::async_read(conn->stream, buffer, parser, asio::as_tuple(asio::use_awaitable));
     if (ec) {
