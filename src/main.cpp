@@ -3,6 +3,7 @@
 // --token of the client commands, may also come from a NEBULA_* variable.
 #include <CLI/CLI.hpp>
 
+#include "cli/bench.hpp"
 #include "cli/commands.hpp"
 #include "cli/run.hpp"
 #include "cli/serve.hpp"
@@ -127,6 +128,42 @@ int main(int argc, char** argv) {
   logs_cmd->add_option("--runtime", logs.runtime, "Only wasm or docker")
       ->check(CLI::IsMember({"wasm", "docker"}));
 
+  nebula::cli::BenchOptions bench;
+  auto* bench_cmd = app.add_subcommand(
+      "bench", "Benchmark the examples on wasm, docker cold and docker warm (DESIGN §8)");
+  bench_cmd->add_option("--out", bench.out_dir, "Directory for results.json, report.md, *.svg")
+      ->required();
+  bench_cmd->add_option("--runs", bench.runs, "Measured calls per function and runtime")
+      ->check(CLI::Range(1, 100000))
+      ->capture_default_str();
+  bench_cmd->add_option("--warmup", bench.warmup, "Uncounted calls per function and runtime")
+      ->check(CLI::Range(0, 1000))
+      ->capture_default_str();
+  bench_cmd->add_option("--functions", bench.functions,
+                        "Examples to run, comma-separated, or 'all' (default: a quick subset)")
+      ->delimiter(',');
+  bench_cmd->add_option("--inputs", bench.inputs,
+                        "Inputs name=input, comma-separated; \\n is a newline, \\, a comma");
+  bench_cmd->add_option("--server", bench.server,
+                        "Use this running server (default: start one on 127.0.0.1)");
+  bench_cmd->add_option("--token", bench.token, "Bearer token for --server")
+      ->envname("NEBULA_TOKEN");
+  bench_cmd->add_flag("--no-docker", bench.no_docker, "wasm only; no Docker engine needed");
+  bench_cmd->add_option("--examples", bench.examples_dir,
+                        "Directory of <name>.wasm and examples.txt (default: beside nebula)");
+  bench_cmd->add_option("--docker-socket", bench.docker_socket, "Docker Engine API socket")
+      ->envname("NEBULA_DOCKER_SOCKET")
+      ->capture_default_str();
+  bench_cmd->add_option("--plot-script", bench.plot_script, "Chart script (bench/plot.py)");
+  bench_cmd->add_option("--window-s", bench.min_window_s,
+                        "Shortest system-CPU measurement window per function and runtime")
+      ->check(CLI::Range(0.1, 600.0))
+      ->capture_default_str();
+  bench_cmd->add_option("--idle-s", bench.baseline_s,
+                        "Idle measurement before and after the runs, each")
+      ->check(CLI::Range(0.1, 600.0))
+      ->capture_default_str();
+
   CLI11_PARSE(app, argc, argv);
 
   if (serve_cmd->parsed()) return nebula::cli::serve(serve, argv[0]);
@@ -136,5 +173,6 @@ int main(int argc, char** argv) {
   if (ls_cmd->parsed()) return nebula::cli::list(client);
   if (rm_cmd->parsed()) return nebula::cli::remove(client, rm_name);
   if (logs_cmd->parsed()) return nebula::cli::logs(client, logs);
+  if (bench_cmd->parsed()) return nebula::cli::bench(bench);
   return 0;
 }

@@ -1,0 +1,955 @@
+#include "cli/bench.hpp"
+
+#include <algorithm>
+#include <chrono>
+#include <csignal>
+#include <cstdio>
+#include <ctime>
+#include <fcntl.h>
+#include <filesystem>
+#include <fstream>
+#include <iterator>
+#include <map>
+#include <memory>
+#include <set>
+#include <sstream>
+#include <sys/wait.h>
+#include <thread>
+#include <unistd.h>
+
+#include <boost/json.hpp>
+
+#include "cli/bench_machine.hpp"
+#include "cli/bench_model.hpp"
+#include "cli/bench_report.hpp"
+#include "cli/bench_server.hpp"
+#include "cli/client.hpp"
+
+#ifdef NEBULA_HAVE_DOCKER
+#include "docker/api.hpp"
+#include "docker/client.hpp"
+#endif
+
+#ifndef NEBULA_PLOT_SCRIPT
+#define NEBULA_PLOT_SCRIPT "bench/plot.py"
+#endif
+
+namespace nebula::cli {
+namespace {
+
+namespace fs = std::filesystem;
+namespace json = boost::json;
+using benchmark::Runtime;
+using SteadyClock = std::chrono::steady_clock;
+
+// Set by SIGINT/SIGTERM; the loops stop between two calls. A signal handler
+// can only reach a variable of static storage, hence this one file-level flag.
+volatile std::sig_atomic_t g_interrupted = 0;
+
+extern "C" void on_interrupt(int) {
+  g_interrupted = 1;
+}
+
+bool interrupted() {
+  return g_interrupted != 0;
+}
+
+// The default set finishes in a few minutes on 2 cores and covers the
+// kinds of work in the thesis: trivial, I/O of the body, integer
+// arithmetic, big numbers, a sieve, a Monte Carlo loop.
+const std::vector<std::string> kDefaultFunctions = {"hello",     "echo",         "fibonacci",
+                                                    "factorial", "prime-number", "mc-estimate-pi"};
+
+// Inputs small enough that one call takes well under a millisecond of work
+// natively, so that the runtimes' own costs are what is measured.
+const std::map<std::string, std::string>& default_inputs() {
+  static const std::map<std::string, std::string> inputs = {
+      {"hello", "Nebula"},
+      {"echo", "The quick brown fox jumps over the lazy dog"},
+      {"add", "40 2"},
+      {"fibonacci", "90"},
+      {"fibonacci-recursive", "25"},
+      {"factorial", "100"},
+      {"exponential", "1"},
+      {"prime-number", "1000"},
+      {"mc-estimate-pi", "100000"},
+      {"mc-estimate-euler", "100000"},
+      {"birthday-paradox", "23 10000"},
+      {"alloc", "16"},
+      {"text-transform", "upper\nNebula runs the same function on wasm and docker"},
+  };
+  return inputs;
+}
+
+// Calls per window at most, so a very fast runtime cannot run for ever.
+constexpr unsigned kMaxWindowCalls = 20'000;
+
+int fail(const std::string& message) {
+  std::fprintf(stderr, "nebula bench: %s\n", message.c_str());
+  return 1;
+}
+
+std::string read_text(const fs::path& path) {
+  std::ifstream in(path, std::ios::binary);
+  return {std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>()};
+}
+
+std::string utc_now() {
+  const std::time_t now = std::time(nullptr);
+  std::tm tm{};
+  ::gmtime_r(&now, &tm);
+  char buf[32];
+  std::strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%SZ", &tm);
+  return buf;
+}
+
+double seconds_since(SteadyClock::time_point start) {
+  return std::chrono::duration<double>(SteadyClock::now() - start).count();
+}
+
+// Short, printable excerpt of a body for error messages.
+std::string excerpt(const std::string& text, std::size_t max = 60) {
+  std::string out;
+  for (char c : text.substr(0, max)) {
+    out += (c == '\n') ? std::string("\\n") : std::string(1, c);
+  }
+  if (text.size() > max) out += "…";
+  return out;
+}
+
+// --- options -------------------------------------------------------------
+
+// "\n", "\t", "\\" and "\," in an --inputs value; "," separates entries.
+Result<std::map<std::string, std::string>> parse_inputs(const std::vector<std::string>& raw) {
+  std::map<std::string, std::string> out;
+  for (const auto& arg : raw) {
+    std::vector<std::string> entries(1);
+    for (std::size_t i = 0; i < arg.size(); ++i) {
+      const char c = arg[i];
+      if (c == '\\' && i + 1 < arg.size()) {
+        const char next = arg[++i];
+        entries.back() += next == 'n' ? '\n' : next == 't' ? '\t' : next;
+      } else if (c == ',') {
+        entries.emplace_back();
+      } else {
+        entries.back() += c;
+      }
+    }
+    for (const auto& entry : entries) {
+      if (entry.empty()) continue;
+      const auto eq = entry.find('=');
+      if (eq == std::string::npos || eq == 0) {
+        return make_error(ErrorKind::kInvalidArgument,
+                          "--inputs expects name=input[,name=input…], got '" + entry + "'");
+      }
+      out[entry.substr(0, eq)] = entry.substr(eq + 1);
+    }
+  }
+  return out;
+}
+
+struct Plan {
+  std::string name;
+  std::string input;
+  fs::path module;
+  std::string function;       // deployed name: wasm and docker cold
+  std::string warm_function;  // deployed name: docker warm pool
+};
+
+Result<std::vector<Plan>> make_plans(const BenchOptions& o, const fs::path& examples_dir,
+                                     const std::string& name_prefix) {
+  std::vector<std::string> names = o.functions.empty() ? kDefaultFunctions : o.functions;
+  if (names.size() == 1 && names[0] == "all") {
+    const fs::path list = examples_dir / "examples.txt";
+    names.clear();
+    std::istringstream lines(read_text(list));
+    for (std::string line; std::getline(lines, line);) {
+      if (!line.empty()) names.push_back(line);
+    }
+    if (names.empty()) {
+      return make_error(ErrorKind::kNotFound,
+                        "no example list at " + list.string() +
+                            " (build the examples: cmake --build --preset release)");
+    }
+  }
+  auto overrides = parse_inputs(o.inputs);
+  if (!overrides) return std::move(overrides).error();
+  for (const auto& [name, input] : *overrides) {
+    if (std::find(names.begin(), names.end(), name) == names.end()) {
+      return make_error(ErrorKind::kInvalidArgument,
+                        "--inputs names '" + name + "', which is not among the functions run");
+    }
+  }
+  std::vector<Plan> plans;
+  std::set<std::string> seen;
+  for (const auto& name : names) {
+    if (!seen.insert(name).second) continue;
+    Plan p;
+    p.name = name;
+    p.module = examples_dir / (name + ".wasm");
+    std::error_code ec;
+    if (!fs::is_regular_file(p.module, ec)) {
+      return make_error(ErrorKind::kNotFound,
+                        "no module " + p.module.string() + " (is '" + name +
+                            "' an example? build them with cmake --build "
+                            "--preset release, or point --examples at their directory)");
+    }
+    if (auto it = overrides->find(name); it != overrides->end()) {
+      p.input = it->second;
+    } else if (auto d = default_inputs().find(name); d != default_inputs().end()) {
+      p.input = d->second;
+    } else {
+      return make_error(
+          ErrorKind::kInvalidArgument,
+          "no default input for '" + name + "'; give one with --inputs " + name + "=…");
+    }
+    p.function = name_prefix + name;
+    p.warm_function = name_prefix + name + "-warm";
+    plans.push_back(std::move(p));
+  }
+  return plans;
+}
+
+// --- progress ------------------------------------------------------------
+
+// A progress bar on stderr, redrawn in place when stderr is a terminal;
+// otherwise the caller's plain lines are all there is.
+class Progress {
+ public:
+  explicit Progress(std::size_t total_units)
+      : tty_(::isatty(STDERR_FILENO) == 1),
+        total_(std::max<std::size_t>(total_units, 1)),
+        start_(SteadyClock::now()) {}
+
+  [[nodiscard]] bool tty() const noexcept { return tty_; }
+
+  void set_status(std::string status) {
+    status_ = std::move(status);
+    draw(false);
+  }
+  void advance(std::size_t units = 1) {
+    done_ = std::min(total_, done_ + units);
+    draw(false);
+  }
+  // A line of its own: above the bar on a terminal, plain otherwise.
+  void line(const std::string& text) {
+    if (tty_) std::fprintf(stderr, "\r\033[K");
+    std::fprintf(stderr, "%s\n", text.c_str());
+    draw(true);
+  }
+  void finish() {
+    if (tty_) std::fprintf(stderr, "\r\033[K");
+    std::fflush(stderr);
+  }
+
+ private:
+  void draw(bool force) {
+    if (!tty_) return;
+    const auto now = SteadyClock::now();
+    if (!force && now - last_draw_ < std::chrono::milliseconds(100) && done_ < total_) return;
+    last_draw_ = now;
+    constexpr int kWidth = 30;
+    const double share = static_cast<double>(done_) / static_cast<double>(total_);
+    const int filled = static_cast<int>(share * kWidth);
+    std::string bar;
+    for (int i = 0; i < kWidth; ++i) bar += i < filled ? "█" : "░";
+    const auto elapsed = static_cast<long>(seconds_since(start_));
+    std::fprintf(stderr, "\r\033[K%s %3d%%  %ld:%02ld  %s", bar.c_str(),
+                 static_cast<int>(share * 100), elapsed / 60, elapsed % 60, status_.c_str());
+    std::fflush(stderr);
+  }
+
+  bool tty_;
+  std::size_t total_;
+  std::size_t done_ = 0;
+  std::string status_;
+  SteadyClock::time_point start_;
+  SteadyClock::time_point last_draw_{};
+};
+
+// --- calls ---------------------------------------------------------------
+
+std::int64_t int_field(const json::object& o, std::string_view key) {
+  const auto* v = o.if_contains(key);
+  if (v == nullptr) return 0;
+  if (v->is_int64()) return v->get_int64();
+  if (v->is_uint64()) return static_cast<std::int64_t>(v->get_uint64());
+  if (v->is_double()) return static_cast<std::int64_t>(v->get_double());
+  return 0;
+}
+
+// The function kind of a failed call: the problem's `kind` (exit, trap,
+// memory) when the server sent one, else the status.
+std::string failure_kind(const ClientResponse& res) {
+  boost::system::error_code ec;
+  auto doc = json::parse(res.body, ec);
+  if (!ec && doc.is_object()) {
+    if (const auto* kind = doc.as_object().if_contains("kind"); kind && kind->is_string()) {
+      return std::string(kind->as_string());
+    }
+  }
+  if (res.status == 504) return "timeout";
+  return "http " + std::to_string(res.status);
+}
+
+struct Target {
+  std::string path;  // /v1/functions/NAME/invoke?runtime=…
+  std::string label;
+};
+
+Target target_of(const Plan& plan, Runtime runtime) {
+  switch (runtime) {
+    case Runtime::kWasm: return {"/v1/functions/" + plan.function + "/invoke?runtime=wasm", "wasm"};
+    case Runtime::kDockerCold:
+      return {"/v1/functions/" + plan.function + "/invoke?runtime=docker", "docker-cold"};
+    case Runtime::kDockerWarm:
+      return {"/v1/functions/" + plan.warm_function + "/invoke?runtime=docker", "docker-warm"};
+  }
+  return {};
+}
+
+// One call without its record: for warm-up, the reference and the windows.
+// Returns the output, or "kind: detail" as an error.
+Result<std::string> call_once(const Client& client, const Target& target, const std::string& input,
+                              const std::optional<std::string>& reference) {
+  auto res = client.request("POST", target.path, input, "application/octet-stream");
+  if (!res) return make_error(ErrorKind::kUnavailable, "transport: " + res.error().message);
+  if (res->status != 200) {
+    return make_error(ErrorKind::kInternal,
+                      failure_kind(*res) + ": " + excerpt(problem_detail(*res), 200));
+  }
+  if (reference && res->body != *reference) {
+    return make_error(ErrorKind::kInternal, "mismatch: got '" + excerpt(res->body) +
+                                                "', wasm answered '" + excerpt(*reference) + "'");
+  }
+  return std::move(res->body);
+}
+
+// One measured call: the response, then the server's record of it.
+benchmark::Sample call_measured(const Client& client, const Target& target,
+                                const std::string& input,
+                                const std::optional<std::string>& reference) {
+  benchmark::Sample s;
+  const auto t0 = SteadyClock::now();
+  auto res = client.request("POST", target.path, input, "application/octet-stream");
+  s.client_us =
+      std::chrono::duration_cast<std::chrono::microseconds>(SteadyClock::now() - t0).count();
+  if (!res) {
+    s.error = "transport: " + res.error().message;
+    return s;
+  }
+  s.http_status = res->status;
+  s.invocation_id = res->header("x-nebula-invocation-id");
+  s.cold = res->header("x-nebula-cold-start") == "true";
+  if (res->status != 200) {
+    s.error = failure_kind(*res) + ": " + excerpt(problem_detail(*res), 200);
+  } else if (reference) {
+    s.output_matches = res->body == *reference;
+    if (!*s.output_matches) {
+      s.error =
+          "mismatch: got '" + excerpt(res->body) + "', wasm answered '" + excerpt(*reference) + "'";
+    }
+  }
+  if (s.invocation_id.empty()) {
+    if (s.error.empty()) s.error = "record: the response carries no X-Nebula-Invocation-Id";
+    return s;
+  }
+  auto rec = client.request("GET", "/v1/invocations/" + s.invocation_id);
+  if (!rec || rec->status != 200) {
+    if (s.error.empty()) {
+      s.error = "record: cannot read invocation " + s.invocation_id + ": " +
+                (rec ? problem_detail(*rec) : rec.error().message);
+    }
+    return s;
+  }
+  boost::system::error_code ec;
+  auto doc = json::parse(rec->body, ec);
+  if (ec || !doc.is_object()) {
+    if (s.error.empty()) s.error = "record: invalid JSON for invocation " + s.invocation_id;
+    return s;
+  }
+  const auto& o = doc.as_object();
+  if (const auto* outcome = o.if_contains("outcome"); outcome && outcome->is_string()) {
+    s.outcome = std::string(outcome->as_string());
+  }
+  if (const auto* cold = o.if_contains("cold"); cold && cold->is_bool()) s.cold = cold->as_bool();
+  s.exit_code = static_cast<int>(int_field(o, "exit_code"));
+  s.queue_us = int_field(o, "queue_us");
+  s.startup_us = int_field(o, "startup_us");
+  s.exec_us = int_field(o, "exec_us");
+  s.teardown_us = int_field(o, "teardown_us");
+  s.total_us = int_field(o, "total_us");
+  s.cpu_us = static_cast<std::uint64_t>(int_field(o, "cpu_us"));
+  s.max_memory_bytes = static_cast<std::uint64_t>(int_field(o, "max_memory_bytes"));
+  if (s.error.empty() && s.outcome != "ok") {
+    s.error = "record: status 200 but the record says '" + s.outcome + "'";
+  }
+  return s;
+}
+
+// --- deployment ----------------------------------------------------------
+
+Status deploy(const Client& client, const Plan& plan, bool with_docker) {
+  std::ifstream in(plan.module, std::ios::binary);
+  if (!in) return make_error(ErrorKind::kNotFound, "cannot read " + plan.module.string());
+  std::string bytes{std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>()};
+  auto res = client.request("POST", "/v1/modules", std::move(bytes), "application/wasm");
+  if (!res) return std::move(res).error();
+  if (res->status != 201) {
+    return make_error(ErrorKind::kInvalidArgument,
+                      "module " + plan.module.string() + " rejected: " + problem_detail(*res));
+  }
+  boost::system::error_code ec;
+  auto doc = json::parse(res->body, ec);
+  if (ec || !doc.is_object() || !doc.as_object().contains("digest")) {
+    return make_error(ErrorKind::kInternal, "the server answered the upload with no digest");
+  }
+  const std::string image = "nebula-fn-" + plan.name + ":latest";
+
+  auto put = [&client](const std::string& name, const json::object& manifest) -> Status {
+    auto r = client.request("PUT", "/v1/functions/" + name, json::serialize(manifest),
+                            "application/json");
+    if (!r) return std::move(r).error();
+    if (r->status != 200 && r->status != 201) {
+      return make_error(ErrorKind::kInvalidArgument,
+                        "deploying '" + name + "' failed: " + problem_detail(*r));
+    }
+    return {};
+  };
+
+  json::object manifest{{"wasm", json::object{{"module", doc.as_object().at("digest")}}}};
+  if (with_docker) manifest["docker"] = json::object{{"image", image}};
+  if (auto st = put(plan.function, manifest); !st) return st;
+  if (!with_docker) return {};
+  // The same image, kept running: one container, started at deploy time and
+  // not stopped while the benchmark runs.
+  json::object warm{
+      {"docker", json::object{{"image", image}}},
+      {"docker_pool", json::object{{"min_warm", 1}, {"max_warm", 1}, {"idle_timeout_s", 600}}}};
+  return put(plan.warm_function, warm);
+}
+
+// --- docker side checks --------------------------------------------------
+
+#ifdef NEBULA_HAVE_DOCKER
+// Every image exists (a missing one would only show up as failed calls).
+Status check_images(docker::Client& docker, const std::vector<Plan>& plans) {
+  for (const auto& plan : plans) {
+    const std::string image = "nebula-fn-" + plan.name + ":latest";
+    auto info = docker.inspect_image(image);
+    if (info) continue;
+    if (info.error().kind == ErrorKind::kNotFound) {
+      return make_error(ErrorKind::kNotFound,
+                        "the Docker image " + image +
+                            " does not exist; build the example images with `cmake --build "
+                            "--preset release --target example_images`, or pass --no-docker");
+    }
+    return make_error(info.error().kind,
+                      "Docker Engine at " + docker.options().socket_path + ": " +
+                          info.error().message +
+                          " (start one with scripts/ensure-docker.sh, or pass --no-docker)");
+  }
+  return {};
+}
+
+std::string docker_version(docker::Client& docker) {
+  auto res = docker.call("GET", "/version", {}, docker::Clock::now() + std::chrono::seconds(10));
+  if (!res || res->status != 200) return {};
+  boost::system::error_code ec;
+  auto doc = json::parse(res->body, ec);
+  if (ec || !doc.is_object()) return {};
+  const auto& o = doc.as_object();
+  std::string text;
+  if (const auto* v = o.if_contains("Version"); v && v->is_string()) text = v->as_string();
+  if (const auto* v = o.if_contains("ApiVersion"); v && v->is_string()) {
+    text += " (API " + std::string(v->as_string()) + ")";
+  }
+  return text;
+}
+
+// Containers still carrying Nebula's label that belong to this benchmark:
+// the server child's (its instance label starts with its pid) or, on a
+// server we did not start, those of the functions we deployed. They are
+// removed, and the caller notes it: a clean run leaves none.
+std::size_t remove_leftovers(docker::Client& docker, pid_t server_pid,
+                             const std::set<std::string>& function_names, std::string& error) {
+  auto containers = docker.list_containers(docker::kFunctionLabel);
+  if (!containers) {
+    error = containers.error().message;
+    return 0;
+  }
+  const std::string instance_prefix = std::to_string(server_pid) + "-";
+  std::size_t found = 0;
+  for (const auto& c : *containers) {
+    bool ours = false;
+    if (server_pid > 0) {
+      auto it = c.labels.find(docker::kInstanceLabel);
+      ours = it != c.labels.end() && it->second.rfind(instance_prefix, 0) == 0;
+    } else {
+      auto it = c.labels.find(docker::kFunctionLabel);
+      ours = it != c.labels.end() && function_names.contains(it->second);
+    }
+    if (!ours) continue;
+    ++found;
+    (void)docker.remove(c.id);
+  }
+  return found;
+}
+#endif
+
+// --- charts --------------------------------------------------------------
+
+// Runs argv with stdout and stderr into `log`; returns the exit status
+// (127 when it cannot be started).
+int run_program(const std::vector<std::string>& args, const fs::path& log) {
+  std::vector<std::string> copy = args;
+  std::vector<char*> argv;
+  for (auto& a : copy) argv.push_back(a.data());
+  argv.push_back(nullptr);
+  const int fd = ::open(log.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+  const pid_t pid = ::fork();
+  if (pid == 0) {
+    if (fd >= 0) {
+      ::dup2(fd, STDOUT_FILENO);
+      ::dup2(fd, STDERR_FILENO);
+    }
+    ::execvp(argv[0], argv.data());
+    ::_exit(127);
+  }
+  if (fd >= 0) ::close(fd);
+  if (pid < 0) return 127;
+  int status = 0;
+  while (::waitpid(pid, &status, 0) < 0 && errno == EINTR) {
+  }
+  return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+}
+
+benchmark::Charts plot(const fs::path& script, const fs::path& results, const fs::path& out_dir) {
+  benchmark::Charts charts;
+  std::error_code ec;
+  if (!fs::is_regular_file(script, ec)) {
+    charts.unavailable_reason = "charts: unavailable (no plot script at " + script.string() +
+                                "; pass --plot-script bench/plot.py)";
+    return charts;
+  }
+  const fs::path log = out_dir / "plot.log";
+  // A PATH python3 may be a virtualenv without matplotlib while Debian's
+  // python3-matplotlib sits beside /usr/bin/python3.
+  std::string python;
+  for (const char* candidate : {"python3", "/usr/bin/python3"}) {
+    if (run_program({candidate, "-c", "import matplotlib"}, log) == 0) {
+      python = candidate;
+      break;
+    }
+  }
+  if (python.empty()) {
+    fs::remove(log, ec);
+    charts.unavailable_reason =
+        "charts: unavailable (python3 with matplotlib not found; install python3-matplotlib and "
+        "run `python3 " +
+        script.string() + " " + results.string() + "`)";
+    return charts;
+  }
+  const int status =
+      run_program({python, script.string(), results.string(), out_dir.string()}, log);
+  if (status != 0) {
+    charts.unavailable_reason =
+        "charts: the plot script failed (exit " + std::to_string(status) + "); see " + log.string();
+    return charts;
+  }
+  std::istringstream written(read_text(log));
+  for (std::string line; std::getline(written, line);) {
+    if (line.size() > 4 && line.ends_with(".svg")) {
+      charts.files.push_back(fs::path(line).filename().string());
+    }
+  }
+  fs::remove(log, ec);
+  return charts;
+}
+
+// --- the benchmark -------------------------------------------------------
+
+// The order of the runtimes in repetition `rep`: rotated, so that each
+// runtime goes first equally often.
+std::vector<Runtime> rotated(const std::vector<Runtime>& runtimes, unsigned rep) {
+  std::vector<Runtime> order = runtimes;
+  std::rotate(order.begin(), order.begin() + static_cast<long>(rep % order.size()), order.end());
+  return order;
+}
+
+struct Context {
+  const BenchOptions& options;
+  const Client& client;
+  std::vector<Runtime> runtimes;
+  std::vector<Plan> plans;
+  benchmark::Run& run;
+  Progress& progress;
+  benchmark::EnergyMeter& energy;
+};
+
+void reference_and_warmup(Context& ctx) {
+  for (std::size_t i = 0; i < ctx.plans.size(); ++i) {
+    const Plan& plan = ctx.plans[i];
+    benchmark::FunctionRun& fn = ctx.run.functions[i];
+    ctx.progress.set_status("reference + warm-up  " + plan.name);
+    // wasm's answer is the reference every other call is compared with.
+    auto ref = call_once(ctx.client, target_of(plan, Runtime::kWasm), plan.input, std::nullopt);
+    if (ref) {
+      fn.reference_output = *ref;
+    } else {
+      fn.reference_error = ref.error().message;
+      ctx.run.notes.push_back(plan.name + ": the reference call on wasm failed (" +
+                              ref.error().message + "); outputs are not compared");
+    }
+    ctx.progress.advance();
+    for (unsigned k = 0; k < ctx.options.warmup && !interrupted(); ++k) {
+      for (Runtime rt : rotated(ctx.runtimes, k)) {
+        benchmark::Cell& cell = fn.cells[static_cast<std::size_t>(
+            std::find(ctx.runtimes.begin(), ctx.runtimes.end(), rt) - ctx.runtimes.begin())];
+        auto out = call_once(ctx.client, target_of(plan, rt), plan.input, fn.reference_output);
+        ++cell.warmup_calls;
+        if (!out) {
+          ++cell.warmup_failures;
+          if (cell.warmup_failures == 1) {
+            ctx.run.notes.push_back(plan.name + " " + benchmark::to_string(rt) +
+                                    ": a warm-up call failed: " + out.error().message);
+          }
+        }
+        ctx.progress.advance();
+      }
+    }
+    if (!ctx.progress.tty()) ctx.progress.line("warmed up " + plan.name);
+  }
+}
+
+// The machine left alone for baseline_s: the benchmark only sleeps.
+benchmark::Baseline measure_idle(Context& ctx, const char* when) {
+  benchmark::Baseline idle;
+  ctx.progress.set_status(std::string("measuring the idle machine ") + when);
+  auto before = benchmark::take_reading(ctx.energy);
+  const auto until = SteadyClock::now() +
+                     std::chrono::milliseconds(static_cast<long>(ctx.options.baseline_s * 1000));
+  while (SteadyClock::now() < until && !interrupted()) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  }
+  auto after = benchmark::take_reading(ctx.energy);
+  if (!before || !after) return idle;
+  idle.wall_s = std::chrono::duration<double>(after->at - before->at).count();
+  // Our own sleeping costs next to nothing; subtracting it keeps the
+  // definition the same as in the windows.
+  idle.busy_cpu_us = benchmark::ticks_to_us(after->busy_ticks - before->busy_ticks) -
+                     static_cast<double>(after->own_cpu_us - before->own_cpu_us);
+  if (before->energy_uj && after->energy_uj) {
+    idle.energy_uj = *after->energy_uj - *before->energy_uj;
+  }
+  char line[160];
+  std::snprintf(
+      line, sizeof line, "idle %s: %.1f%% of the machine's CPU busy over %.1f s", when,
+      100.0 * idle.busy_cpu_us_per_s() / (1e6 * std::max(1U, ctx.run.machine.logical_cpus)),
+      idle.wall_s);
+  ctx.progress.line(line);
+  return idle;
+}
+
+void measure_interleaved(Context& ctx) {
+  const unsigned runs = ctx.options.runs;
+  for (unsigned rep = 0; rep < runs && !interrupted(); ++rep) {
+    const auto order = rotated(ctx.runtimes, rep);
+    for (std::size_t i = 0; i < ctx.plans.size() && !interrupted(); ++i) {
+      const Plan& plan = ctx.plans[i];
+      benchmark::FunctionRun& fn = ctx.run.functions[i];
+      for (unsigned pos = 0; pos < order.size(); ++pos) {
+        const Runtime rt = order[pos];
+        ctx.progress.set_status("measuring " + std::to_string(rep + 1) + "/" +
+                                std::to_string(runs) + "  " + plan.name + " " +
+                                benchmark::to_string(rt));
+        // wasm too is compared with its own reference answer: a function
+        // that answers differently from one call to the next is a failure.
+        benchmark::Sample s =
+            call_measured(ctx.client, target_of(plan, rt), plan.input, fn.reference_output);
+        s.repetition = rep;
+        s.position = pos;
+        for (auto& cell : fn.cells) {
+          if (cell.runtime == rt) cell.samples.push_back(std::move(s));
+        }
+        ctx.progress.advance();
+      }
+    }
+    if (!ctx.progress.tty()) {
+      ctx.progress.line("measured repetition " + std::to_string(rep + 1) + "/" +
+                        std::to_string(runs));
+    }
+  }
+}
+
+// Per function and runtime, back-to-back calls between two readings of
+// /proc/stat: at least `runs` calls and at least min_window_s of wall time,
+// so that the 10 ms tick of /proc/stat is small against the window.
+void measure_windows(Context& ctx) {
+  const double min_wall = ctx.options.min_window_s;
+  for (std::size_t i = 0; i < ctx.plans.size() && !interrupted(); ++i) {
+    const Plan& plan = ctx.plans[i];
+    benchmark::FunctionRun& fn = ctx.run.functions[i];
+    std::string summary_line = plan.name + ": system CPU windows:";
+    for (Runtime rt : rotated(ctx.runtimes, static_cast<unsigned>(i))) {
+      if (interrupted()) break;
+      benchmark::Cell* cell = nullptr;
+      for (auto& c : fn.cells) {
+        if (c.runtime == rt) cell = &c;
+      }
+      const Target target = target_of(plan, rt);
+      benchmark::Window w;
+      ctx.progress.set_status("system CPU  " + plan.name + " " + benchmark::to_string(rt));
+      auto before = benchmark::take_reading(ctx.energy);
+      while (!interrupted() && w.calls < kMaxWindowCalls) {
+        // Without /proc/stat there is nothing to measure beyond the calls.
+        if (w.calls >= ctx.options.runs &&
+            (!before ||
+             std::chrono::duration<double>(SteadyClock::now() - before->at).count() >= min_wall)) {
+          break;
+        }
+        auto out = call_once(ctx.client, target, plan.input, fn.reference_output);
+        ++w.calls;
+        if (!out) {
+          ++w.failures;
+          const std::string& e = out.error().message;
+          ++w.failure_kinds[e.substr(0, e.find(':'))];
+        }
+        if (w.calls <= ctx.options.runs) ctx.progress.advance();
+      }
+      auto after = benchmark::take_reading(ctx.energy);
+      if (!before || !after) continue;
+      w.wall_s = std::chrono::duration<double>(after->at - before->at).count();
+      w.busy_cpu_us = benchmark::ticks_to_us(after->busy_ticks - before->busy_ticks);
+      w.own_cpu_us = static_cast<double>(after->own_cpu_us - before->own_cpu_us);
+      if (before->energy_uj && after->energy_uj)
+        w.energy_uj = *after->energy_uj - *before->energy_uj;
+      char buf[160];
+      std::snprintf(buf, sizeof buf, " %s %u calls in %.1f s", benchmark::to_string(rt), w.calls,
+                    w.wall_s);
+      summary_line += buf;
+      cell->window = std::move(w);
+    }
+    if (!ctx.progress.tty()) ctx.progress.line(summary_line);
+  }
+}
+
+// Other work on the machine during the idle periods makes every system-wide
+// figure uncertain by about as much; the report says so.
+void note_busy_machine(benchmark::Run& run) {
+  const double capacity_us_per_s = 1e6 * std::max(1U, run.machine.logical_cpus);
+  const double before = run.idle_before.busy_cpu_us_per_s() / capacity_us_per_s;
+  const double after = run.idle_after.busy_cpu_us_per_s() / capacity_us_per_s;
+  if (std::max(before, after) < 0.05) return;
+  char text[400];
+  std::snprintf(text, sizeof text,
+                "the machine was not idle: %.0f%% of its CPU was busy before the runs and %.0f%% "
+                "after, without any call. Other processes' work varies during the windows, so "
+                "the system-wide CPU figures (and energy) carry that much noise; the per-call "
+                "records are not affected",
+                100 * before, 100 * after);
+  run.notes.emplace_back(text);
+}
+
+Status write_file(const fs::path& path, const std::string& text) {
+  std::ofstream out(path, std::ios::binary | std::ios::trunc);
+  out << text;
+  out.close();
+  if (!out) return make_error(ErrorKind::kInternal, "cannot write " + path.string());
+  return {};
+}
+
+}  // namespace
+
+int bench(const BenchOptions& o) {
+  const auto started = SteadyClock::now();
+  if (o.out_dir.empty()) return fail("--out DIR is required");
+  if (o.runs == 0) return fail("--runs must be at least 1");
+
+  std::error_code ec;
+  const fs::path self = fs::read_symlink("/proc/self/exe", ec);
+  if (ec) return fail("cannot find the nebula binary (/proc/self/exe): " + ec.message());
+  const fs::path examples_dir =
+      o.examples_dir.empty() ? self.parent_path() / "examples" : fs::path(o.examples_dir);
+  const fs::path out_dir = o.out_dir;
+  fs::create_directories(out_dir, ec);
+  if (ec) return fail("cannot create " + out_dir.string() + ": " + ec.message());
+
+  bool no_docker = o.no_docker;
+#ifndef NEBULA_HAVE_DOCKER
+  if (!no_docker) {
+    std::fprintf(stderr, "nebula bench: this nebula was built without Docker: wasm only\n");
+    no_docker = true;
+  }
+#endif
+  const bool own_server = !o.server.has_value();
+  // On someone else's server, our functions get a prefix so that theirs
+  // are never replaced, and they are removed at the end.
+  auto plans = make_plans(o, examples_dir, own_server ? "" : "bench-");
+  if (!plans) return fail(plans.error().message);
+
+  benchmark::Run run;
+  run.started_at = utc_now();
+  run.server = own_server ? "own" : *o.server;
+  run.runs = o.runs;
+  run.warmup = o.warmup;
+  run.min_window_s = o.min_window_s;
+  run.runtimes = {Runtime::kWasm};
+  if (!no_docker)
+    run.runtimes.insert(run.runtimes.end(), {Runtime::kDockerCold, Runtime::kDockerWarm});
+  run.machine = benchmark::describe_machine();
+  if (!own_server) {
+    run.notes.push_back("the server was " + *o.server +
+                        ": the machine description and the system-wide CPU figures are this "
+                        "machine's, which is right only when the server runs here too");
+  }
+  auto energy = benchmark::EnergyMeter::open();
+  run.machine.energy_available = energy.available();
+  run.machine.energy_source = energy.description();
+
+#ifdef NEBULA_HAVE_DOCKER
+  docker::Client docker_client(docker::ClientOptions{.socket_path = o.docker_socket});
+  if (!no_docker) {
+    // Our own server needs the local engine and the images. Another server
+    // may use an engine this machine cannot see: then its calls tell.
+    if (own_server || docker_client.ping()) {
+      if (auto st = check_images(docker_client, *plans); !st) return fail(st.error().message);
+      run.machine.docker_version = docker_version(docker_client);
+    } else {
+      run.notes.push_back("no Docker engine answers on " + o.docker_socket +
+                          ": the images were not checked and the Docker version is unknown");
+    }
+  }
+#endif
+
+  // Ctrl-C stops between two calls; the server child is stopped either way.
+  struct sigaction action {};
+  action.sa_handler = on_interrupt;
+  sigemptyset(&action.sa_mask);
+  ::sigaction(SIGINT, &action, nullptr);
+  ::sigaction(SIGTERM, &action, nullptr);
+
+  std::optional<benchmark::TempDir> work_dir;
+  std::unique_ptr<benchmark::ServerChild> server;
+  std::string url;
+  if (own_server) {
+    auto dir = benchmark::TempDir::create("nebula-bench-");
+    if (!dir) return fail(dir.error().message);
+    work_dir.emplace(std::move(*dir));
+    std::vector<std::string> args;
+    if (no_docker) {
+      args.emplace_back("--no-docker");
+    } else {
+      args.insert(args.end(), {"--docker-socket", o.docker_socket});
+    }
+    std::fprintf(stderr, "starting a nebula server (%s)…\n",
+                 no_docker ? "wasm only" : "wasm and docker");
+    auto child = benchmark::ServerChild::start(self.string(), work_dir->path(), std::move(args));
+    if (!child) return fail(child.error().message);
+    server = std::move(*child);
+    url = server->url();
+  } else {
+    url = *o.server;
+  }
+  const Client client(url, o.token, std::chrono::seconds(60));
+
+  for (const auto& plan : *plans) {
+    benchmark::FunctionRun fn;
+    fn.name = plan.name;
+    fn.input = plan.input;
+    for (Runtime rt : run.runtimes) {
+      benchmark::Cell cell;
+      cell.runtime = rt;
+      fn.cells.push_back(std::move(cell));
+    }
+    run.functions.push_back(std::move(fn));
+  }
+  const std::size_t n_fn = plans->size();
+  const std::size_t n_rt = run.runtimes.size();
+  Progress progress(n_fn * (1 + o.warmup * n_rt + 2 * o.runs * n_rt));
+  Context ctx{o, client, run.runtimes, *plans, run, progress, energy};
+
+  std::string failure;
+  progress.set_status("deploying");
+  for (const auto& plan : *plans) {
+    if (auto st = deploy(client, plan, !no_docker); !st) {
+      failure = st.error().message;
+      break;
+    }
+  }
+  if (failure.empty()) {
+    progress.line("deployed " + std::to_string(n_fn) + (n_fn == 1 ? " function" : " functions") +
+                  " on " + url + " (" + std::to_string(n_rt) + " runtimes, " +
+                  std::to_string(o.runs) + " measured calls each)");
+    reference_and_warmup(ctx);
+    if (!interrupted()) run.idle_before = measure_idle(ctx, "before");
+    if (!interrupted()) measure_interleaved(ctx);
+    if (!interrupted()) measure_windows(ctx);
+    if (!interrupted()) run.idle_after = measure_idle(ctx, "after");
+  }
+  progress.finish();
+
+  // Tear down what we started, then make sure no container is left.
+  std::set<std::string> deployed;
+  for (const auto& plan : *plans) deployed.insert({plan.function, plan.warm_function});
+  pid_t server_pid = -1;
+  if (server) {
+    server_pid = server->pid();
+    const int status = server->stop();
+    if (status != 0) {
+      run.notes.push_back("the server child exited with status " + std::to_string(status) +
+                          " when stopped");
+    }
+  } else {
+    for (const auto& name : deployed) (void)client.request("DELETE", "/v1/functions/" + name);
+  }
+#ifdef NEBULA_HAVE_DOCKER
+  if (!no_docker) {
+    std::string error;
+    const std::size_t left = remove_leftovers(docker_client, server_pid, deployed, error);
+    if (error.empty()) run.containers_left = left;
+    if (!error.empty()) {
+      run.notes.push_back("could not list containers after the run: " + error);
+    } else if (left > 0) {
+      run.notes.push_back(std::to_string(left) +
+                          " container(s) were still there after the server stopped; removed");
+      std::fprintf(stderr, "nebula bench: %zu container(s) left behind; removed them\n", left);
+    }
+  }
+#endif
+  if (!failure.empty()) {
+    std::string message = failure;
+    if (server) message += "\nserver log (end):\n" + server->log_tail();
+    return fail(message);
+  }
+  if (interrupted()) return fail("interrupted; nothing written");
+
+  run.duration_s = seconds_since(started);
+  benchmark::set_baseline(run);
+  note_busy_machine(run);
+  const benchmark::Summary summary = benchmark::summarize(run);
+  const fs::path results = out_dir / "results.json";
+  if (auto st = write_file(results, json::serialize(benchmark::to_json(run, summary)) + "\n");
+      !st) {
+    return fail(st.error().message);
+  }
+  std::string script = o.plot_script.empty() ? std::string(NEBULA_PLOT_SCRIPT) : o.plot_script;
+  const benchmark::Charts charts = plot(script, results, out_dir);
+  const fs::path report = out_dir / "report.md";
+  if (auto st = write_file(report, benchmark::render_report(run, summary, charts)); !st) {
+    return fail(st.error().message);
+  }
+
+  std::printf("%s", benchmark::render_headline(run, summary).c_str());
+  std::printf("\nwrote %s, %s", results.c_str(), report.c_str());
+  for (const auto& f : charts.files) std::printf(", %s", (out_dir / f).c_str());
+  std::printf("\n");
+  if (!charts.unavailable_reason.empty()) std::printf("%s\n", charts.unavailable_reason.c_str());
+  if (summary.failures > 0) {
+    std::fprintf(stderr, "nebula bench: %zu of %zu calls failed; see the report's failures\n",
+                 summary.failures, summary.calls);
+  }
+  return 0;
+}
+
+}  // namespace nebula::cli

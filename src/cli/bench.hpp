@@ -1,0 +1,31 @@
+#pragma once
+
+#include <optional>
+#include <string>
+#include <vector>
+
+namespace nebula::cli {
+
+// `nebula bench` (DESIGN §8): the example functions on wasm, docker cold and
+// docker warm, the same input on each, interleaved, through the HTTP API.
+struct BenchOptions {
+  std::string out_dir;                 // results.json, report.md, *.svg
+  unsigned runs = 20;                  // measured calls per function and runtime
+  unsigned warmup = 2;                 // uncounted calls per function and runtime first
+  std::vector<std::string> functions;  // empty: the default set; "all": every example
+  std::vector<std::string> inputs;     // "name=input" overrides; "\n" means a newline
+  std::optional<std::string> server;   // a running server; none: start our own
+  std::string token;                   // bearer token for the management routes
+  bool no_docker = false;              // wasm only
+  std::string examples_dir;            // default: examples/ beside the nebula binary
+  std::string docker_socket = "/var/run/docker.sock";
+  std::string plot_script;    // default: the source tree's bench/plot.py
+  double min_window_s = 2.0;  // shortest system-CPU measurement window
+  double baseline_s = 3.0;    // idle measurement before the runs
+};
+
+// Runs the benchmark and writes its outputs; returns the process exit code
+// (0 also when some invocations failed: they are counted in the report).
+[[nodiscard]] int bench(const BenchOptions& options);
+
+}  // namespace nebula::cli

@@ -1,0 +1,65 @@
+#pragma once
+
+// What `nebula bench` reads from the machine: its description for the
+// report, and the counters that bracket each measurement window.
+
+#include <chrono>
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "cli/bench_model.hpp"
+
+namespace nebula::cli::benchmark {
+
+// CPU model, core count, memory, kernel, OS and wasmtime version. The Docker
+// version is filled in by the caller, which knows whether Docker is used.
+[[nodiscard]] MachineInfo describe_machine();
+
+// Package energy from RAPL (/sys/class/powercap/intel-rapl:N/energy_uj).
+// Each counter wraps at its max_energy_range_uj; read() unwraps them, so it
+// must be called at least once per wrap period (tens of minutes at most on
+// any real package; every window and call loop here is far shorter).
+// Not thread-safe: one meter per benchmark.
+class EnergyMeter {
+ public:
+  // Finds the package zones. Without any readable zone the meter is
+  // unavailable and reason() says why.
+  [[nodiscard]] static EnergyMeter open();
+
+  [[nodiscard]] bool available() const noexcept { return !zones_.empty(); }
+  // "RAPL package-0 (intel-rapl:0), …" or why there is no reading.
+  [[nodiscard]] const std::string& description() const noexcept { return description_; }
+
+  // Energy in µJ since open(), all packages summed; nullopt when
+  // unavailable or a counter can no longer be read.
+  [[nodiscard]] std::optional<double> read();
+
+ private:
+  struct Zone {
+    std::string path;  // …/energy_uj
+    std::uint64_t range_uj = 0;
+    std::uint64_t last_uj = 0;
+    double total_uj = 0;
+  };
+  std::vector<Zone> zones_;
+  std::string description_;
+};
+
+// One reading of every counter a window uses.
+struct Reading {
+  std::chrono::steady_clock::time_point at;
+  std::uint64_t busy_ticks = 0;  // /proc/stat, every CPU
+  std::uint64_t own_cpu_us = 0;  // this process, user + system
+  std::optional<double> energy_uj;
+};
+
+// Reads /proc/stat, getrusage(RUSAGE_SELF) and the energy meter. nullopt
+// when /proc/stat cannot be read (not Linux, or /proc not mounted).
+[[nodiscard]] std::optional<Reading> take_reading(EnergyMeter& energy);
+
+// µs of CPU time in `ticks` of /proc/stat.
+[[nodiscard]] double ticks_to_us(std::uint64_t ticks) noexcept;
+
+}  // namespace nebula::cli::benchmark

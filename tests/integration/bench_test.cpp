@@ -1,0 +1,332 @@
+// `nebula bench` end to end: the real binary starts its own server, runs the
+// hello example and writes results.json and report.md. Compiled twice: as
+// bench_test (label integration, wasm only) and, with NEBULA_BENCH_DOCKER,
+// as bench_docker_test (label docker, all three runtimes). The figures are
+// not asserted on (benchmarks are programs, not timed tests): only that
+// every cell, count and ratio is there.
+#include <chrono>
+#include <fcntl.h>
+#include <filesystem>
+#include <fstream>
+#include <iterator>
+#include <random>
+#include <string>
+#include <sys/wait.h>
+#include <thread>
+#include <unistd.h>
+#include <vector>
+
+#include <boost/json.hpp>
+#include <gtest/gtest.h>
+
+#include "cli/bench_model.hpp"
+
+#ifdef NEBULA_BENCH_DOCKER
+#include "docker/client.hpp"
+#endif
+
+namespace nebula::testing {
+namespace {
+
+namespace fs = std::filesystem;
+namespace json = boost::json;
+
+std::string slurp(const fs::path& path) {
+  std::ifstream in(path, std::ios::binary);
+  return {std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>()};
+}
+
+class ScratchDir {
+ public:
+  ScratchDir() {
+    std::random_device rd;
+    path_ = fs::temp_directory_path() /
+            ("nebula-bench-test-" + std::to_string(::getpid()) + "-" + std::to_string(rd()));
+    fs::create_directories(path_);
+  }
+  ~ScratchDir() {
+    std::error_code ec;
+    fs::remove_all(path_, ec);
+  }
+  ScratchDir(const ScratchDir&) = delete;
+  ScratchDir& operator=(const ScratchDir&) = delete;
+  [[nodiscard]] const fs::path& path() const { return path_; }
+
+ private:
+  fs::path path_;
+};
+
+struct Outcome {
+  int exit_code = -1;
+  std::string output;  // stdout and stderr together
+};
+
+// Runs `nebula ARGS…` with its output in `log`; kills it after `limit`.
+Outcome run_nebula(const std::vector<std::string>& args, const fs::path& log,
+                   std::chrono::seconds limit = std::chrono::seconds(300)) {
+  std::vector<std::string> all = {NEBULA_BIN};
+  all.insert(all.end(), args.begin(), args.end());
+  std::vector<char*> argv;
+  for (auto& a : all) argv.push_back(a.data());
+  argv.push_back(nullptr);
+  const int fd = ::open(log.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+  const pid_t pid = ::fork();
+  if (pid == 0) {
+    ::dup2(fd, STDOUT_FILENO);
+    ::dup2(fd, STDERR_FILENO);
+    ::execv(argv[0], argv.data());
+    ::_exit(127);
+  }
+  ::close(fd);
+  Outcome out;
+  int status = 0;
+  const auto deadline = std::chrono::steady_clock::now() + limit;
+  while (::waitpid(pid, &status, WNOHANG) == 0) {
+    if (std::chrono::steady_clock::now() > deadline) {
+      ::kill(pid, SIGTERM);  // bench stops its server child on SIGTERM
+      ::waitpid(pid, &status, 0);
+      break;
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  }
+  out.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+  out.output = slurp(log);
+  return out;
+}
+
+// The quick settings: short idle periods and windows keep a test at a few
+// seconds; the defaults are for real runs.
+std::vector<std::string> quick_args(const fs::path& out, bool docker) {
+  std::vector<std::string> args = {"bench",    "--out",    out.string(),  "--runs", "2",
+                                   "--warmup", "1",        "--functions", "hello",  "--window-s",
+                                   "0.3",      "--idle-s", "0.5"};
+  if (!docker) args.emplace_back("--no-docker");
+  return args;
+}
+
+const json::object& object_at(const json::object& o, std::string_view key) {
+  return o.at(key).as_object();
+}
+
+// Checks one function × runtime cell of results.json: 2 measured calls that
+// all count, with a record's numbers in every sample and a window.
+void expect_cell(const json::object& cells, const std::string& runtime, bool cold_start) {
+  SCOPED_TRACE(runtime);
+  ASSERT_TRUE(cells.contains(runtime));
+  const auto& cell = object_at(cells, runtime);
+  const auto& summary = object_at(cell, "summary");
+  EXPECT_EQ(summary.at("calls").to_number<int>(), 2);
+  EXPECT_EQ(summary.at("ok").to_number<int>(), 2);
+  EXPECT_EQ(summary.at("failures").to_number<int>(), 0);
+  for (const char* metric : {"startup_us", "exec_us", "total_us", "cpu_us", "max_memory_bytes"}) {
+    const auto& d = object_at(summary, metric);
+    EXPECT_EQ(d.at("count").to_number<int>(), 2) << metric;
+    for (const char* stat : {"p50", "p90", "p99", "mean"}) {
+      EXPECT_TRUE(d.contains(stat)) << metric << "." << stat;
+    }
+  }
+  EXPECT_GT(object_at(summary, "total_us").at("p50").to_number<double>(), 0);
+  const auto& samples = cell.at("samples").as_array();
+  ASSERT_EQ(samples.size(), 2U);
+  for (const auto& v : samples) {
+    const auto& s = v.as_object();
+    EXPECT_TRUE(s.at("ok").as_bool());
+    EXPECT_TRUE(s.at("output_matches").as_bool());
+    EXPECT_FALSE(s.at("invocation_id").as_string().empty());
+    EXPECT_EQ(s.at("outcome").as_string(), "ok");
+    EXPECT_GT(s.at("total_us").to_number<double>(), 0);
+    if (cold_start) {
+      EXPECT_GT(s.at("startup_us").to_number<double>(), 0);
+    }
+  }
+  const auto& window = object_at(cell, "window");
+  EXPECT_GE(window.at("calls").to_number<int>(), 2);
+  EXPECT_EQ(window.at("failures").to_number<int>(), 0);
+  EXPECT_GT(window.at("wall_s").to_number<double>(), 0);
+  EXPECT_EQ(object_at(cell, "warmup").at("calls").to_number<int>(), 1);
+}
+
+json::object read_results(const fs::path& dir) {
+  const std::string text = slurp(dir / "results.json");
+  boost::system::error_code ec;
+  auto doc = json::parse(text, ec);
+  EXPECT_FALSE(ec) << "results.json: " << ec.message();
+  return doc.is_object() ? doc.as_object() : json::object{};
+}
+
+void expect_report(const fs::path& dir) {
+  const std::string report = slurp(dir / "report.md");
+  ASSERT_FALSE(report.empty()) << "no report.md";
+  EXPECT_NE(report.find("# Nebula benchmark"), std::string::npos);
+  EXPECT_NE(report.find("## Machine"), std::string::npos);
+  EXPECT_NE(report.find("## Method"), std::string::npos);
+  EXPECT_NE(report.find("energy: "), std::string::npos);
+  EXPECT_NE(report.find("| hello | wasm |"), std::string::npos);
+  // Either the charts or the reason why there are none.
+  const bool charts = fs::exists(dir / "startup.svg") && fs::exists(dir / "total.svg") &&
+                      fs::exists(dir / "cpu.svg");
+  EXPECT_TRUE(charts || report.find("charts: unavailable") != std::string::npos) << report;
+}
+
+#ifndef NEBULA_BENCH_DOCKER
+
+TEST(Bench, WasmOnlyWritesEveryCellCountAndTheReport) {
+  ScratchDir dir;
+  const fs::path out = dir.path() / "out";
+  Outcome r = run_nebula(quick_args(out, false), dir.path() / "bench.log");
+  ASSERT_EQ(r.exit_code, 0) << r.output;
+  EXPECT_NE(r.output.find("0 of "), std::string::npos) << r.output;
+
+  json::object results = read_results(out);
+  ASSERT_FALSE(results.empty());
+  EXPECT_EQ(results.at("schema").as_string(), "nebula-bench/1");
+  const auto& settings = object_at(results, "settings");
+  EXPECT_EQ(settings.at("runs").to_number<int>(), 2);
+  ASSERT_EQ(settings.at("runtimes").as_array().size(), 1U);
+
+  const auto& functions = results.at("functions").as_array();
+  ASSERT_EQ(functions.size(), 1U);
+  const auto& hello = functions[0].as_object();
+  EXPECT_EQ(hello.at("name").as_string(), "hello");
+  EXPECT_EQ(hello.at("reference_output").as_string(), "Hello, Nebula!\n");
+  const auto& cells = object_at(hello, "cells");
+  EXPECT_EQ(cells.size(), 1U);
+  expect_cell(cells, "wasm", true);
+
+  // No docker: the ratios are there, and say so with null.
+  const auto& ratios = object_at(results, "ratios");
+  EXPECT_TRUE(ratios.at("docker-cold").is_null());
+  EXPECT_TRUE(ratios.at("docker-warm").is_null());
+  EXPECT_TRUE(object_at(results, "runtimes").contains("wasm"));
+  EXPECT_EQ(object_at(results, "totals").at("failures").to_number<int>(), 0);
+  const auto& machine = object_at(results, "machine");
+  EXPECT_FALSE(machine.at("cpu_model").as_string().empty());
+  EXPECT_GT(machine.at("logical_cpus").to_number<int>(), 0);
+  EXPECT_TRUE(object_at(results, "energy").contains("available"));
+  expect_report(out);
+}
+
+TEST(Bench, RejectsAnUnknownFunctionBeforeStartingAnything) {
+  ScratchDir dir;
+  Outcome r = run_nebula({"bench", "--out", (dir.path() / "out").string(), "--functions",
+                          "no-such-example", "--no-docker"},
+                         dir.path() / "bench.log", std::chrono::seconds(30));
+  EXPECT_EQ(r.exit_code, 1);
+  EXPECT_NE(r.output.find("no module"), std::string::npos) << r.output;
+  EXPECT_FALSE(fs::exists(dir.path() / "out" / "results.json"));
+}
+
+TEST(Bench, RejectsAnInputForAFunctionThatDoesNotRun) {
+  ScratchDir dir;
+  Outcome r = run_nebula({"bench", "--out", (dir.path() / "out").string(), "--functions", "hello",
+                          "--inputs", "echo=hi", "--no-docker"},
+                         dir.path() / "bench.log", std::chrono::seconds(30));
+  EXPECT_EQ(r.exit_code, 1);
+  EXPECT_NE(r.output.find("--inputs names 'echo'"), std::string::npos) << r.output;
+}
+
+// The statistics behind every table: interpolated percentiles, and ratios
+// that are null rather than infinite or made up.
+TEST(BenchModel, PercentilesInterpolateBetweenRanks) {
+  auto d = cli::benchmark::distribution({40, 10, 30, 20});
+  EXPECT_EQ(d.count, 4U);
+  EXPECT_DOUBLE_EQ(d.min, 10);
+  EXPECT_DOUBLE_EQ(d.max, 40);
+  EXPECT_DOUBLE_EQ(d.p50, 25);
+  EXPECT_DOUBLE_EQ(d.p90, 37);
+  EXPECT_DOUBLE_EQ(d.mean, 25);
+  EXPECT_EQ(cli::benchmark::distribution({}).count, 0U);
+}
+
+TEST(BenchModel, RatiosAreNullWithoutBothSidesAndGeometricOverFunctions) {
+  using cli::benchmark::Ratios;
+  cli::benchmark::CellSummary wasm;
+  wasm.startup_us = cli::benchmark::distribution({100});
+  wasm.total_us = cli::benchmark::distribution({200});
+  wasm.cpu_us = cli::benchmark::distribution({0});
+  cli::benchmark::CellSummary docker;
+  docker.startup_us = cli::benchmark::distribution({100'000});
+  docker.total_us = cli::benchmark::distribution({400'000});
+  docker.cpu_us = cli::benchmark::distribution({5'000});
+  docker.system_cpu_us_per_call = 8'000;
+  const Ratios r = cli::benchmark::ratios(docker, wasm);
+  EXPECT_DOUBLE_EQ(*r.startup_p50, 1000);
+  EXPECT_DOUBLE_EQ(*r.total_p50, 2000);
+  EXPECT_FALSE(r.cpu_per_invocation.has_value());         // wasm's 0 gives no ratio
+  EXPECT_FALSE(r.system_cpu_per_invocation.has_value());  // wasm's side not measured
+  EXPECT_FALSE(r.memory.has_value());
+
+  Ratios a;
+  a.startup_p50 = 10;
+  a.total_p50 = 0;
+  Ratios b;
+  b.startup_p50 = 1000;
+  b.total_p50 = 5;
+  const Ratios g = cli::benchmark::geometric_mean({a, b});
+  EXPECT_NEAR(*g.startup_p50, 100, 1e-9);
+  EXPECT_DOUBLE_EQ(*g.total_p50, 0);  // a reused warm container: 0, not left out
+  EXPECT_FALSE(g.memory.has_value());
+  // One function without the ratio: no mean over the others.
+  EXPECT_FALSE(cli::benchmark::geometric_mean({a, b, Ratios{}}).startup_p50.has_value());
+}
+
+#else
+
+// Why Docker cannot be used for this test, or empty.
+std::string docker_problem() {
+  docker::Client client;
+  if (Status ping = client.ping(); !ping) return "no Docker engine: " + ping.error().message;
+  if (!client.inspect_image("nebula-fn-hello:latest")) {
+    return "nebula-fn-hello:latest is not built (target example_images)";
+  }
+  return {};
+}
+
+TEST(BenchDocker, ThreeRuntimesWithRatiosAndNoContainerLeft) {
+  if (auto problem = docker_problem(); !problem.empty()) GTEST_SKIP() << problem;
+  ScratchDir dir;
+  const fs::path out = dir.path() / "out";
+  Outcome r = run_nebula(quick_args(out, true), dir.path() / "bench.log");
+  ASSERT_EQ(r.exit_code, 0) << r.output;
+
+  json::object results = read_results(out);
+  ASSERT_FALSE(results.empty());
+  const auto& runtimes = object_at(results, "settings").at("runtimes").as_array();
+  ASSERT_EQ(runtimes.size(), 3U);
+  const auto& hello = results.at("functions").as_array().at(0).as_object();
+  const auto& cells = object_at(hello, "cells");
+  expect_cell(cells, "wasm", true);
+  expect_cell(cells, "docker-cold", true);
+  expect_cell(cells, "docker-warm", false);
+  // Every docker-cold call started a container of its own.
+  EXPECT_EQ(
+      object_at(object_at(cells, "docker-cold"), "summary").at("cold_starts").to_number<int>(), 2);
+
+  const auto& ratios = object_at(results, "ratios");
+  for (const char* runtime : {"docker-cold", "docker-warm"}) {
+    SCOPED_TRACE(runtime);
+    ASSERT_TRUE(ratios.at(runtime).is_object());
+    const auto& q = object_at(ratios, runtime);
+    for (const char* metric : {"startup_p50", "total_p50", "cpu_per_invocation",
+                               "system_cpu_per_invocation", "memory", "energy_per_invocation"}) {
+      EXPECT_TRUE(q.contains(metric)) << metric;
+    }
+    EXPECT_TRUE(q.at("total_p50").is_number());
+    EXPECT_TRUE(q.at("memory").is_number());
+  }
+  EXPECT_TRUE(object_at(hello, "ratios").contains("docker-cold"));
+  EXPECT_FALSE(object_at(results, "machine").at("docker_version").is_null());
+  EXPECT_EQ(object_at(results, "totals").at("failures").to_number<int>(), 0);
+
+  // The server removed its warm container when it stopped: the benchmark
+  // found nothing to clean up.
+  for (const auto& note : results.at("notes").as_array()) {
+    EXPECT_EQ(std::string(note.as_string()).find("still there"), std::string::npos) << note;
+  }
+  expect_report(out);
+}
+
+#endif
+
+}  // namespace
+}  // namespace nebula::testing
