@@ -63,19 +63,19 @@ Result<ClientResponse> Client::request(std::string_view method, std::string_view
       co_return;
     }
     auto [wec, wn] = co_await bhttp::async_write(stream, req, asio::as_tuple(asio::use_awaitable));
-    if (wec) {
-      outcome = make_error(ErrorKind::kUnavailable, "sending the request failed: " + wec.message());
-      co_return;
-    }
+    // A server may answer early and stop reading (413 for a body over the
+    // limit): the write then fails, but its response is there to read.
+    const bool write_failed = static_cast<bool>(wec);
     beast::flat_buffer buffer;
     bhttp::response_parser<bhttp::string_body> parser;
     parser.body_limit(256ULL << 20);
     auto [rdec, rn] =
         co_await bhttp::async_read(stream, buffer, parser, asio::as_tuple(asio::use_awaitable));
     if (rdec) {
-      outcome = make_error(rdec == beast::error::timeout ? ErrorKind::kTimeout
-                                                         : ErrorKind::kUnavailable,
-                           "reading the response failed: " + rdec.message());
+      outcome = make_error(
+          rdec == beast::error::timeout ? ErrorKind::kTimeout : ErrorKind::kUnavailable,
+          (write_failed ? "sending the request failed: " + wec.message()
+                        : "reading the response failed: " + rdec.message()));
       co_return;
     }
     auto res = parser.release();

@@ -1,5 +1,7 @@
 #include "http/server.hpp"
 
+#include <array>
+
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/detached.hpp>
@@ -124,6 +126,19 @@ asio::awaitable<void> Server::accept_loop() {
   }
 }
 
+asio::awaitable<void> Server::linger(Connection& conn) {
+  constexpr std::size_t kMaxDrainBytes = 64ULL << 20;
+  std::array<char, 64 * 1024> scratch;
+  std::size_t drained = 0;
+  conn.stream.expires_after(std::chrono::seconds(2));
+  while (drained < kMaxDrainBytes) {
+    auto [ec, n] = co_await conn.stream.async_read_some(asio::buffer(scratch),
+                                                         asio::as_tuple(asio::use_awaitable));
+    if (ec) break;
+    drained += n;
+  }
+}
+
 asio::awaitable<void> Server::serve(std::shared_ptr<Connection> conn) {
   beast::flat_buffer buffer;
   boost::system::error_code ec;
@@ -166,7 +181,13 @@ asio::awaitable<void> Server::serve(std::shared_ptr<Connection> conn) {
                              version);
       conn->stream.expires_after(options_.io_timeout);
       co_await http::async_write(conn->stream, res, asio::as_tuple(asio::use_awaitable));
-      break;  // the unread body makes the connection unusable
+      // The unread body makes the connection unusable. Closing at once
+      // would reset it while the client is still sending, and the client
+      // would never see the 413: stop sending, then read and drop what
+      // still arrives for a little while (a lingering close).
+      conn->stream.socket().shutdown(tcp::socket::shutdown_send, ec);
+      co_await linger(*conn);
+      break;
     }
     parser.body_limit(limit);
     conn->stream.expires_after(options_.io_timeout);

@@ -74,6 +74,7 @@ class Server {
   struct Connection;
   asio::awaitable<void> accept_loop();
   asio::awaitable<void> serve(std::shared_ptr<Connection> connection);
+  asio::awaitable<void> linger(Connection& connection);
 
   asio::io_context& ioc_;
   ServerOptions options_;
