@@ -292,6 +292,23 @@ std::string failure_kind(const ClientResponse& res) {
   return "http " + std::to_string(res.status);
 }
 
+// The problem's detail and, when the function wrote any, the end of its
+// stderr: what a reader of the report needs to see why a call failed.
+std::string failure_detail(const ClientResponse& res) {
+  std::string text = excerpt(problem_detail(res), 200);
+  boost::system::error_code ec;
+  auto doc = json::parse(res.body, ec);
+  if (!ec && doc.is_object()) {
+    if (const auto* err = doc.as_object().if_contains("stderr");
+        err && err->is_string() && !err->as_string().empty()) {
+      std::string tail(err->as_string());
+      if (tail.size() > 200) tail.erase(0, tail.size() - 200);
+      text += " (stderr: " + excerpt(tail, 200) + ")";
+    }
+  }
+  return text;
+}
+
 struct Target {
   std::string path;  // /v1/functions/NAME/invoke?runtime=…
   std::string label;
@@ -315,8 +332,7 @@ Result<std::string> call_once(const Client& client, const Target& target, const 
   auto res = client.request("POST", target.path, input, "application/octet-stream");
   if (!res) return make_error(ErrorKind::kUnavailable, "transport: " + res.error().message);
   if (res->status != 200) {
-    return make_error(ErrorKind::kInternal,
-                      failure_kind(*res) + ": " + excerpt(problem_detail(*res), 200));
+    return make_error(ErrorKind::kInternal, failure_kind(*res) + ": " + failure_detail(*res));
   }
   if (reference && res->body != *reference) {
     return make_error(ErrorKind::kInternal, "mismatch: got '" + excerpt(res->body) +
@@ -342,7 +358,7 @@ benchmark::Sample call_measured(const Client& client, const Target& target,
   s.invocation_id = res->header("x-nebula-invocation-id");
   s.cold = res->header("x-nebula-cold-start") == "true";
   if (res->status != 200) {
-    s.error = failure_kind(*res) + ": " + excerpt(problem_detail(*res), 200);
+    s.error = failure_kind(*res) + ": " + failure_detail(*res);
   } else if (reference) {
     s.output_matches = res->body == *reference;
     if (!*s.output_matches) {
@@ -928,6 +944,13 @@ int bench(const BenchOptions& o) {
   benchmark::set_baseline(run);
   note_busy_machine(run);
   const benchmark::Summary summary = benchmark::summarize(run);
+  // Failed calls: keep the server's side of the story beside the report
+  // (the temporary directory goes away with this function).
+  if (summary.failures > 0 && work_dir) {
+    fs::copy_file(work_dir->path() / "server.log", out_dir / "server.log",
+                  fs::copy_options::overwrite_existing, ec);
+    if (!ec) run.notes.push_back("some calls failed: the server's log is in server.log");
+  }
   const fs::path results = out_dir / "results.json";
   if (auto st = write_file(results, json::serialize(benchmark::to_json(run, summary)) + "\n");
       !st) {

@@ -306,7 +306,7 @@ std::string render_report(const Run& run, const Summary& summary, const Charts& 
         measured_f += rt + ": " + std::to_string(s.failures) + " (";
         bool first = true;
         for (const auto& [kind, n] : s.failure_kinds) {
-          measured_f += (first ? "" : ", ") + kind + " " + std::to_string(n);
+          measured_f += (first ? "" : ", ") + kind + " ×" + std::to_string(n);
           first = false;
         }
         measured_f += ") ";
