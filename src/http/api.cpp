@@ -556,14 +556,16 @@ asio::awaitable<Response> Api::invoke(Request& request, const std::string& name,
       break;
     case Outcome::kTimeout:
       res = problem(bhttp::status::gateway_timeout, "Function timed out", result.message,
-                    json::object{{"kind", "timeout"},
+                    json::object{{"type", "urn:nebula:problem:function-timeout"},
+                                 {"kind", "timeout"},
                                  {"invocation_id", rec.id},
                                  {"stderr", rec.stderr_tail}});
       break;
     default:
       res = problem(bhttp::status::bad_gateway, "Function failed",
                     result.message.empty() ? std::string("the function failed") : result.message,
-                    json::object{{"kind", to_string(result.outcome)},
+                    json::object{{"type", "urn:nebula:problem:function-failed"},
+                                 {"kind", to_string(result.outcome)},
                                  {"exit_code", result.exit_code},
                                  {"invocation_id", rec.id},
                                  {"stderr", rec.stderr_tail}});

@@ -10,7 +10,9 @@ Response problem(http::status status, std::string_view title, std::string_view d
                  boost::json::object extra) {
   boost::json::object body = std::move(extra);
   const auto code = static_cast<unsigned>(status);
-  body["type"] = "https://nebula.dev/problems/" + std::to_string(code);
+  // A caller may name a specific problem type in `extra`; otherwise the
+  // status code says it all (RFC 9457 §4.2.1).
+  if (!body.contains("type")) body["type"] = "about:blank";
   body["title"] = title;
   body["status"] = code;
   body["detail"] = detail;

@@ -10,7 +10,8 @@
 namespace nebula::http {
 
 // An `application/problem+json` response (RFC 9457): type, title, status,
-// detail, plus any extension members in `extra`.
+// detail, plus any extension members in `extra`. `type` is "about:blank"
+// unless `extra` sets it (function failures use "urn:nebula:problem:…").
 [[nodiscard]] Response problem(beast::http::status status, std::string_view title,
                                std::string_view detail, boost::json::object extra = {});
 

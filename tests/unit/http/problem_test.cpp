@@ -19,7 +19,10 @@ TEST(Problem, HasTheRfc9457Members) {
   EXPECT_EQ(doc.at("title"), "Bad request");
   EXPECT_EQ(doc.at("detail"), "field x is wrong");
   EXPECT_EQ(doc.at("kind"), "exit");
-  EXPECT_TRUE(doc.at("type").is_string());
+  EXPECT_EQ(doc.at("type"), "about:blank");
+  auto typed = problem(bhttp::status::bad_gateway, "Function failed", "exit 3",
+                       boost::json::object{{"type", "urn:nebula:problem:function-failed"}});
+  EXPECT_EQ(boost::json::parse(typed.body()).at("type"), "urn:nebula:problem:function-failed");
 }
 
 TEST(Problem, ErrorKindsMapToStatuses) {
