@@ -6,15 +6,14 @@
 // The database lives in a fresh directory under $NEBULA_BENCH_DIR (default:
 // the system temp directory), on the same kind of disk as a real data dir.
 
-#include <stdlib.h>
-
-#include <benchmark/benchmark.h>
-
 #include <cstdlib>
 #include <filesystem>
 #include <memory>
+#include <stdlib.h>
 #include <string>
 #include <system_error>
+
+#include <benchmark/benchmark.h>
 
 #include "store/blob_store.hpp"
 #include "store/invocation_id.hpp"

@@ -61,8 +61,7 @@ std::pair<double, double> naive_call(const std::string& serialized, const std::s
   wasm_engine_t* engine = wasm_engine_new();
   wasmtime_module_t* module = nullptr;
   wasmtime_error_t* err = wasmtime_module_deserialize(
-      engine, reinterpret_cast<const std::uint8_t*>(serialized.data()), serialized.size(),
-      &module);
+      engine, reinterpret_cast<const std::uint8_t*>(serialized.data()), serialized.size(), &module);
   if (err != nullptr) {
     std::fprintf(stderr, "naive: deserialize failed\n");
     std::exit(1);
@@ -121,12 +120,12 @@ int main(int argc, char** argv) {
       dir = argv[++i];
     } else {
       auto colon = arg.find(':');
-      cases.push_back({arg.substr(0, colon),
-                       colon == std::string::npos ? "" : arg.substr(colon + 1)});
+      cases.push_back(
+          {arg.substr(0, colon), colon == std::string::npos ? "" : arg.substr(colon + 1)});
     }
   }
-  if (cases.empty()) cases = {{"hello", ""}, {"echo", "ping"}, {"fibonacci", "30"},
-                              {"factorial", "100"}};
+  if (cases.empty())
+    cases = {{"hello", ""}, {"echo", "ping"}, {"fibonacci", "30"}, {"factorial", "100"}};
 
   auto engine = Engine::create();
   if (!engine) {
@@ -169,8 +168,8 @@ int main(int argc, char** argv) {
         return 1;
       }
       startup.push_back(static_cast<double>(r->timings.startup_us));
-      whole.push_back(static_cast<double>(r->timings.startup_us + r->timings.exec_us +
-                                          r->timings.teardown_us));
+      whole.push_back(
+          static_cast<double>(r->timings.startup_us + r->timings.exec_us + r->timings.teardown_us));
     }
 
     // The naive path deserializes an artifact made by a default engine.
@@ -199,7 +198,8 @@ int main(int argc, char** argv) {
                 percentile(naive_startup, 99), percentile(naive_whole, 50),
                 percentile(naive_startup, 50) / p50);
   }
-  std::printf("\nstart = Store + WASI context + instantiate until _start is called (DESIGN §4);\n"
-              "invoke = start + exec + teardown. ratio = naive start p50 / nebula start p50.\n");
+  std::printf(
+      "\nstart = Store + WASI context + instantiate until _start is called (DESIGN §4);\n"
+      "invoke = start + exec + teardown. ratio = naive start p50 / nebula start p50.\n");
   return 0;
 }

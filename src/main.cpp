@@ -40,8 +40,9 @@ int main(int argc, char** argv) {
   serve_cmd->add_option("--docker-socket", serve.docker_socket, "Docker Engine API socket")
       ->envname("NEBULA_DOCKER_SOCKET")
       ->capture_default_str();
-  serve_cmd->add_option("--watchdog", serve.watchdog,
-                        "nebula-watchdog binary for warm containers (default: beside nebula)")
+  serve_cmd
+      ->add_option("--watchdog", serve.watchdog,
+                   "nebula-watchdog binary for warm containers (default: beside nebula)")
       ->envname("NEBULA_WATCHDOG");
   serve_cmd->add_flag("--no-docker", serve.no_docker, "Serve wasm only; no Docker engine needed")
       ->envname("NEBULA_NO_DOCKER");
@@ -49,8 +50,9 @@ int main(int argc, char** argv) {
       ->envname("NEBULA_WORKERS");
   serve_cmd->add_option("--io-threads", serve.io_threads, "I/O threads (default: cores, max 4)")
       ->envname("NEBULA_IO_THREADS");
-  serve_cmd->add_option("--max-queue", serve.max_queue,
-                        "Invocations admitted at once before 429 Too Many Requests")
+  serve_cmd
+      ->add_option("--max-queue", serve.max_queue,
+                   "Invocations admitted at once before 429 Too Many Requests")
       ->envname("NEBULA_MAX_QUEUE")
       ->capture_default_str();
   serve_cmd->add_option("--max-records", serve.max_records, "Invocation records kept per function")
@@ -103,8 +105,8 @@ int main(int argc, char** argv) {
                          "Docker warm pool: stop a container idle this long");
 
   nebula::cli::InvokeOptions invoke;
-  auto* invoke_cmd =
-      app.add_subcommand("invoke", "Invoke a function: stdin is the body, the output goes to stdout");
+  auto* invoke_cmd = app.add_subcommand(
+      "invoke", "Invoke a function: stdin is the body, the output goes to stdout");
   add_client_flags(*invoke_cmd, client);
   invoke_cmd->add_option("name", invoke.name, "Function name")->required();
   invoke_cmd->add_option("--runtime", invoke.runtime, "wasm or docker (default: the function's)")
@@ -139,8 +141,9 @@ int main(int argc, char** argv) {
   bench_cmd->add_option("--warmup", bench.warmup, "Uncounted calls per function and runtime")
       ->check(CLI::Range(0, 1000))
       ->capture_default_str();
-  bench_cmd->add_option("--functions", bench.functions,
-                        "Examples to run, comma-separated, or 'all' (default: a quick subset)")
+  bench_cmd
+      ->add_option("--functions", bench.functions,
+                   "Examples to run, comma-separated, or 'all' (default: a quick subset)")
       ->delimiter(',');
   bench_cmd->add_option("--inputs", bench.inputs,
                         "Inputs name=input, comma-separated; \\n is a newline, \\, a comma");
@@ -155,12 +158,13 @@ int main(int argc, char** argv) {
       ->envname("NEBULA_DOCKER_SOCKET")
       ->capture_default_str();
   bench_cmd->add_option("--plot-script", bench.plot_script, "Chart script (bench/plot.py)");
-  bench_cmd->add_option("--window-s", bench.min_window_s,
-                        "Shortest system-CPU measurement window per function and runtime")
+  bench_cmd
+      ->add_option("--window-s", bench.min_window_s,
+                   "Shortest system-CPU measurement window per function and runtime")
       ->check(CLI::Range(0.1, 600.0))
       ->capture_default_str();
-  bench_cmd->add_option("--idle-s", bench.baseline_s,
-                        "Idle measurement before and after the runs, each")
+  bench_cmd
+      ->add_option("--idle-s", bench.baseline_s, "Idle measurement before and after the runs, each")
       ->check(CLI::Range(0.1, 600.0))
       ->capture_default_str();
 

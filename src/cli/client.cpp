@@ -1,12 +1,12 @@
 #include "cli/client.hpp"
 
+#include <boost/asio/as_tuple.hpp>
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/connect.hpp>
 #include <boost/asio/detached.hpp>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/use_awaitable.hpp>
-#include <boost/asio/as_tuple.hpp>
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
 #include <boost/json.hpp>
@@ -31,9 +31,9 @@ Client::Client(std::string server, std::string token, std::chrono::milliseconds 
 Result<ClientResponse> Client::request(std::string_view method, std::string_view target,
                                        std::string body, std::string_view content_type) const {
   if (!valid_) {
-    return make_error(ErrorKind::kInvalidArgument,
-                      "--server must be an http:// URL such as http://127.0.0.1:8080, got '" +
-                          server_ + "'");
+    return make_error(
+        ErrorKind::kInvalidArgument,
+        "--server must be an http:// URL such as http://127.0.0.1:8080, got '" + server_ + "'");
   }
   asio::io_context ioc;
   Result<ClientResponse> outcome = make_error(ErrorKind::kInternal, "request did not complete");
@@ -52,7 +52,8 @@ Result<ClientResponse> Client::request(std::string_view method, std::string_view
     auto [rec, endpoints] =
         co_await resolver.async_resolve(host_, port_, asio::as_tuple(asio::use_awaitable));
     if (rec) {
-      outcome = make_error(ErrorKind::kUnavailable, "cannot resolve " + host_ + ": " + rec.message());
+      outcome =
+          make_error(ErrorKind::kUnavailable, "cannot resolve " + host_ + ": " + rec.message());
       co_return;
     }
     auto [cec, ep] = co_await stream.async_connect(endpoints, asio::as_tuple(asio::use_awaitable));
@@ -72,10 +73,10 @@ Result<ClientResponse> Client::request(std::string_view method, std::string_view
     auto [rdec, rn] =
         co_await bhttp::async_read(stream, buffer, parser, asio::as_tuple(asio::use_awaitable));
     if (rdec) {
-      outcome = make_error(
-          rdec == beast::error::timeout ? ErrorKind::kTimeout : ErrorKind::kUnavailable,
-          (write_failed ? "sending the request failed: " + wec.message()
-                        : "reading the response failed: " + rdec.message()));
+      outcome =
+          make_error(rdec == beast::error::timeout ? ErrorKind::kTimeout : ErrorKind::kUnavailable,
+                     (write_failed ? "sending the request failed: " + wec.message()
+                                   : "reading the response failed: " + rdec.message()));
       co_return;
     }
     auto res = parser.release();

@@ -1,12 +1,11 @@
 #include "cli/commands.hpp"
 
-#include <unistd.h>
-
 #include <cstdio>
 #include <fstream>
 #include <iostream>
 #include <iterator>
 #include <sstream>
+#include <unistd.h>
 
 #include <boost/json.hpp>
 
@@ -93,7 +92,8 @@ int deploy(const ClientOptions& copts, const DeployOptions& o) {
   json::object env;
   for (const auto& kv : o.env) {
     auto eq = kv.find('=');
-    if (eq == std::string::npos || eq == 0) return fail("--env expects KEY=VALUE, got '" + kv + "'");
+    if (eq == std::string::npos || eq == 0)
+      return fail("--env expects KEY=VALUE, got '" + kv + "'");
     env[kv.substr(0, eq)] = kv.substr(eq + 1);
   }
   if (!env.empty()) manifest["env"] = std::move(env);
@@ -160,8 +160,8 @@ int invoke(const ClientOptions& copts, const InvokeOptions& o) {
   if (res->status != 200) {
     std::fprintf(stderr, "nebula: %s\n", problem_detail(*res).c_str());
     if (auto doc = parse_json(*res); doc && doc->is_object()) {
-      if (auto* err = doc->as_object().if_contains("stderr"); err && err->is_string() &&
-                                                               !err->as_string().empty()) {
+      if (auto* err = doc->as_object().if_contains("stderr");
+          err && err->is_string() && !err->as_string().empty()) {
         std::fprintf(stderr, "--- function stderr ---\n%s\n",
                      std::string(err->as_string()).c_str());
       }
@@ -233,16 +233,15 @@ int logs(const ClientOptions& copts, const LogsOptions& o) {
               "EXIT", "COLD", "STARTUP", "EXEC", "TOTAL", "CPU", "MEMORY");
   for (const auto& v : items) {
     const auto& r = v.as_object();
-    std::printf("%-26s %-7s %-8s %4.0f %-5s %10s %10s %10s %10s %10s\n",
-                std::string(r.at("id").as_string()).c_str(),
-                std::string(r.at("runtime").as_string()).c_str(),
-                std::string(r.at("outcome").as_string()).c_str(), number(r.at("exit_code")),
-                r.at("cold").as_bool() ? "yes" : "no",
-                format_us(number(r.at("startup_us"))).c_str(),
-                format_us(number(r.at("exec_us"))).c_str(),
-                format_us(number(r.at("total_us"))).c_str(),
-                format_us(number(r.at("cpu_us"))).c_str(),
-                format_bytes(number(r.at("max_memory_bytes"))).c_str());
+    std::printf(
+        "%-26s %-7s %-8s %4.0f %-5s %10s %10s %10s %10s %10s\n",
+        std::string(r.at("id").as_string()).c_str(),
+        std::string(r.at("runtime").as_string()).c_str(),
+        std::string(r.at("outcome").as_string()).c_str(), number(r.at("exit_code")),
+        r.at("cold").as_bool() ? "yes" : "no", format_us(number(r.at("startup_us"))).c_str(),
+        format_us(number(r.at("exec_us"))).c_str(), format_us(number(r.at("total_us"))).c_str(),
+        format_us(number(r.at("cpu_us"))).c_str(),
+        format_bytes(number(r.at("max_memory_bytes"))).c_str());
   }
   return 0;
 }

@@ -16,7 +16,9 @@ namespace {
 
 using Clock = std::chrono::steady_clock;
 
-void fail(const std::string& message) { std::fprintf(stderr, "nebula: %s\n", message.c_str()); }
+void fail(const std::string& message) {
+  std::fprintf(stderr, "nebula: %s\n", message.c_str());
+}
 
 std::string format_us(std::int64_t us) {
   char buf[32];
@@ -47,8 +49,8 @@ int run_module(const RunOptions& options) {
   wasm::ExecSpec spec;
   spec.inherit_stdio = true;
   spec.memory_bytes = static_cast<std::uint64_t>(options.memory_mb) << 20;
-  spec.timeout_ms = options.timeout_ms == 0 ? std::numeric_limits<std::uint32_t>::max()
-                                            : options.timeout_ms;
+  spec.timeout_ms =
+      options.timeout_ms == 0 ? std::numeric_limits<std::uint32_t>::max() : options.timeout_ms;
   spec.argv.push_back(options.module_path);
   spec.argv.insert(spec.argv.end(), options.args.begin(), options.args.end());
   for (const auto& kv : options.env) {
@@ -123,16 +125,10 @@ int run_module(const RunOptions& options) {
   switch (result->outcome) {
     case Outcome::kOk:
     case Outcome::kExit: return result->exit_code;
-    case Outcome::kTimeout:
-      fail(result->message);
-      return kExitTimeout;
-    case Outcome::kMemory:
-      fail(result->message);
-      return kExitMemory;
+    case Outcome::kTimeout: fail(result->message); return kExitTimeout;
+    case Outcome::kMemory: fail(result->message); return kExitMemory;
     case Outcome::kTrap:
-    case Outcome::kRejected:
-      fail("wasm trap: " + result->message);
-      return kExitTrap;
+    case Outcome::kRejected: fail("wasm trap: " + result->message); return kExitTrap;
   }
   return kExitTrap;
 }

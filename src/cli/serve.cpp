@@ -83,18 +83,18 @@ int serve(const ServeOptions& options, const std::string& self_path) {
   if (!engine) return fail(engine.error().message);
   const std::string engine_key = wasm::Engine::compatibility_key();
   wasm::ModuleCache modules(
-      **engine,
-      wasm::ArtifactStorage{
-          .find = [&blobs, &engine_key](
-                      std::string_view digest) -> std::optional<std::filesystem::path> {
-            auto path = blobs->compiled_path(digest, engine_key);
-            std::error_code ec;
-            if (path && std::filesystem::exists(*path, ec)) return *path;
-            return std::nullopt;
-          },
-          .save = [&blobs, &engine_key](std::string_view digest, std::string_view bytes) {
-            return blobs->put_compiled(digest, engine_key, bytes);
-          }});
+      **engine, wasm::ArtifactStorage{
+                    .find = [&blobs, &engine_key](
+                                std::string_view digest) -> std::optional<std::filesystem::path> {
+                      auto path = blobs->compiled_path(digest, engine_key);
+                      std::error_code ec;
+                      if (path && std::filesystem::exists(*path, ec)) return *path;
+                      return std::nullopt;
+                    },
+                    .save =
+                        [&blobs, &engine_key](std::string_view digest, std::string_view bytes) {
+                          return blobs->put_compiled(digest, engine_key, bytes);
+                        }});
   wasm::Runtime wasm_runtime(**engine, [&modules, &blobs](const std::string& digest) {
     return modules.load(digest, [&blobs, &digest] { return blobs->get(digest); });
   });
@@ -148,11 +148,12 @@ int serve(const ServeOptions& options, const std::string& self_path) {
           spdlog::error("invocation {} of {} not recorded: {}", r.id, r.function,
                         st.error().message);
         }
-        spdlog::debug("invoke {} {} {} outcome={} exit={} cold={} queue={}us startup={}us "
-                      "exec={}us total={}us cpu={}us mem={}B",
-                      r.id, r.function, to_string(r.runtime), to_string(r.outcome), r.exit_code,
-                      r.cold, r.timings.queue_us, r.timings.startup_us, r.timings.exec_us,
-                      r.timings.total_us, r.cpu_us, r.max_memory_bytes);
+        spdlog::debug(
+            "invoke {} {} {} outcome={} exit={} cold={} queue={}us startup={}us "
+            "exec={}us total={}us cpu={}us mem={}B",
+            r.id, r.function, to_string(r.runtime), to_string(r.outcome), r.exit_code, r.cold,
+            r.timings.queue_us, r.timings.startup_us, r.timings.exec_us, r.timings.total_us,
+            r.cpu_us, r.max_memory_bytes);
       });
 
   boost::asio::thread_pool pool(workers);
@@ -187,8 +188,8 @@ int serve(const ServeOptions& options, const std::string& self_path) {
     server.stop();
   });
 
-  const auto url = "http://" + endpoint->address().to_string() + ":" +
-                   std::to_string(endpoint->port());
+  const auto url =
+      "http://" + endpoint->address().to_string() + ":" + std::to_string(endpoint->port());
   spdlog::info("listening on {} (data {}, {} workers, {} I/O threads, docker {}{})", url,
                options.data_dir, workers, io_threads, docker != nullptr ? "on" : "off",
                options.token.empty() ? "" : ", token required for management");

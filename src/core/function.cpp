@@ -1,7 +1,8 @@
 #include "core/function.hpp"
 
-#include <boost/json.hpp>
 #include <limits>
+
+#include <boost/json.hpp>
 
 namespace nebula {
 namespace {
@@ -10,7 +11,7 @@ namespace json = boost::json;
 
 constexpr std::uint64_t kMaxPayloadBytes = 64ULL * 1024 * 1024;
 constexpr std::uint32_t kMaxTimeoutMs = 15U * 60U * 1000U;  // 15 minutes, as Lambda
-constexpr std::uint32_t kMaxMemoryMb = 4096;                 // wasm32's 4 GiB address space
+constexpr std::uint32_t kMaxMemoryMb = 4096;                // wasm32's 4 GiB address space
 constexpr std::uint32_t kMaxWarm = 64;
 constexpr std::size_t kMaxEnvEntries = 256;
 constexpr std::size_t kMaxArgs = 256;
@@ -52,9 +53,9 @@ Status check_keys(const json::object& obj, std::string_view section,
     if (!known) {
       std::string list;
       for (auto a : allowed) list += (list.empty() ? "" : ", ") + std::string(a);
-      return field_error(std::string(section) + std::string(section.empty() ? "" : ".") +
-                             std::string(key),
-                         "is not a known field (expected one of: " + list + ")");
+      return field_error(
+          std::string(section) + std::string(section.empty() ? "" : ".") + std::string(key),
+          "is not a known field (expected one of: " + list + ")");
     }
   }
   return {};
@@ -64,8 +65,8 @@ bool is_valid_env_name(std::string_view name) {
   if (name.empty() || name.size() > 256) return false;
   if (name[0] >= '0' && name[0] <= '9') return false;
   for (char c : name) {
-    bool ok = (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') ||
-              c == '_';
+    bool ok =
+        (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '_';
     if (!ok) return false;
   }
   return true;
@@ -178,8 +179,8 @@ Result<Manifest> parse_manifest(std::string_view text) {
     return make_error(ErrorKind::kInvalidArgument, "manifest must be a JSON object");
   }
   const auto& root = doc.get_object();
-  if (auto st = check_keys(root, "", {"wasm", "docker", "default_runtime", "env", "args", "limits",
-                                      "docker_pool"});
+  if (auto st = check_keys(
+          root, "", {"wasm", "docker", "default_runtime", "env", "args", "limits", "docker_pool"});
       !st) {
     return std::move(st).error();
   }
@@ -214,9 +215,8 @@ Result<Manifest> parse_manifest(std::string_view text) {
     auto kind = v->is_string() ? parse_runtime_kind(v->get_string()) : std::nullopt;
     if (!kind) return field_error("default_runtime", "must be \"wasm\" or \"docker\"");
     if (!m.has(*kind)) {
-      return field_error("default_runtime",
-                         std::string("names the ") + to_string(*kind) +
-                             " variant, which the manifest does not define");
+      return field_error("default_runtime", std::string("names the ") + to_string(*kind) +
+                                                " variant, which the manifest does not define");
     }
     m.default_runtime = *kind;
   }

@@ -22,16 +22,19 @@ Invoker::Ticket::~Ticket() {
 }
 
 Invoker::Invoker(Options options, Runtime* wasm, Runtime* docker, IdSource ids, RecordSink sink)
-    : options_(options), wasm_(wasm), docker_(docker), ids_(std::move(ids)),
+    : options_(options),
+      wasm_(wasm),
+      docker_(docker),
+      ids_(std::move(ids)),
       sink_(std::move(sink)) {}
 
 Result<Invoker::Ticket> Invoker::admit() {
   std::size_t current = pending_.load();
   do {
     if (current >= options_.max_pending) {
-      return make_error(ErrorKind::kOverloaded,
-                        "server is at capacity (" + std::to_string(options_.max_pending) +
-                            " invocations admitted); retry shortly");
+      return make_error(ErrorKind::kOverloaded, "server is at capacity (" +
+                                                    std::to_string(options_.max_pending) +
+                                                    " invocations admitted); retry shortly");
     }
   } while (!pending_.compare_exchange_weak(current, current + 1));
   return Ticket(*this);
@@ -42,8 +45,8 @@ Result<Invocation> Invoker::run(Ticket ticket, const Function& function, Runtime
   const auto dequeued = Clock::now();
   Runtime* runtime = kind == RuntimeKind::kWasm ? wasm_ : docker_;
   if (!function.manifest.has(kind)) {
-    return make_error(ErrorKind::kNotFound, "function '" + function.name + "' has no " +
-                                                to_string(kind) + " variant");
+    return make_error(ErrorKind::kNotFound,
+                      "function '" + function.name + "' has no " + to_string(kind) + " variant");
   }
   if (runtime == nullptr) {
     return make_error(ErrorKind::kUnavailable,

@@ -41,8 +41,8 @@ class Invoker {
   // A reserved slot. Releases it when destroyed; move-only.
   class Ticket {
    public:
-    Ticket(Ticket&& other) noexcept : invoker_(std::exchange(other.invoker_, nullptr)),
-                                      admitted_(other.admitted_) {}
+    Ticket(Ticket&& other) noexcept
+        : invoker_(std::exchange(other.invoker_, nullptr)), admitted_(other.admitted_) {}
     Ticket& operator=(Ticket&&) = delete;
     Ticket(const Ticket&) = delete;
     Ticket& operator=(const Ticket&) = delete;

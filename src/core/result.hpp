@@ -36,7 +36,7 @@ struct Error {
 template <class T>
 class [[nodiscard]] Result {
  public:
-  Result(T value) : data_(std::in_place_index<0>, std::move(value)) {}  // NOLINT
+  Result(T value) : data_(std::in_place_index<0>, std::move(value)) {}      // NOLINT
   Result(Error error) : data_(std::in_place_index<1>, std::move(error)) {}  // NOLINT
 
   [[nodiscard]] bool has_value() const noexcept { return data_.index() == 0; }

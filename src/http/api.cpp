@@ -1,11 +1,10 @@
 #include "http/api.hpp"
 
-#include <malloc.h>
-
 #include <algorithm>
 #include <charconv>
 #include <chrono>
 #include <cstdio>
+#include <malloc.h>
 
 #include <boost/asio/this_coro.hpp>
 #include <boost/json.hpp>
@@ -365,9 +364,9 @@ asio::awaitable<Response> Api::upload_module(Request& request) {
 Result<std::pair<Function, bool>> Api::deploy(std::string name, Manifest manifest) {
   std::lock_guard deploy_lock(deploy_mutex_);
   if (manifest.wasm_module && !deps_.blobs.contains(*manifest.wasm_module)) {
-    return make_error(ErrorKind::kInvalidArgument,
-                      "module " + *manifest.wasm_module +
-                          " has not been uploaded: POST it to /v1/modules first");
+    return make_error(
+        ErrorKind::kInvalidArgument,
+        "module " + *manifest.wasm_module + " has not been uploaded: POST it to /v1/modules first");
   }
   Function fn;
   fn.name = name;
@@ -418,19 +417,19 @@ asio::awaitable<Response> Api::put_function(Request& request, const std::string&
   }
   auto body = std::make_shared<std::string>(std::move(request.body()));
   auto work = [this, body, name, content_type]() -> Result<std::pair<Function, bool>> {
-        Manifest manifest;
-        if (content_type.rfind("application/wasm", 0) == 0) {
-          // One call: upload the module and deploy it with defaults.
-          auto digest = store_module(*body);
-          if (!digest) return std::move(digest).error();
-          manifest.wasm_module = *digest;
-        } else {
-          auto parsed = parse_manifest(*body);
-          if (!parsed) return std::move(parsed).error();
-          manifest = std::move(*parsed);
-        }
-        return deploy(name, std::move(manifest));
-      };
+    Manifest manifest;
+    if (content_type.rfind("application/wasm", 0) == 0) {
+      // One call: upload the module and deploy it with defaults.
+      auto digest = store_module(*body);
+      if (!digest) return std::move(digest).error();
+      manifest.wasm_module = *digest;
+    } else {
+      auto parsed = parse_manifest(*body);
+      if (!parsed) return std::move(parsed).error();
+      manifest = std::move(*parsed);
+    }
+    return deploy(name, std::move(manifest));
+  };
   auto result = co_await offload(deps_.workers, std::move(work));
   if (!result) co_return problem(result.error());
   auto& [fn, created] = *result;
@@ -511,21 +510,21 @@ asio::awaitable<Response> Api::invoke(Request& request, const std::string& name,
   if (auto it = params.find("runtime"); it != params.end()) {
     auto parsed = parse_runtime_kind(it->second);
     if (!parsed) {
-      co_return problem(make_error(ErrorKind::kInvalidArgument,
-                                   "runtime must be 'wasm' or 'docker', got '" +
-                                       it->second.substr(0, 40) + "'"));
+      co_return problem(
+          make_error(ErrorKind::kInvalidArgument,
+                     "runtime must be 'wasm' or 'docker', got '" + it->second.substr(0, 40) + "'"));
     }
     kind = *parsed;
   }
   if (!fn->manifest.has(kind)) {
-    co_return problem(make_error(ErrorKind::kNotFound, "function '" + name + "' has no " +
-                                                           to_string(kind) + " variant"));
+    co_return problem(make_error(ErrorKind::kNotFound,
+                                 "function '" + name + "' has no " + to_string(kind) + " variant"));
   }
   if (request.body().size() > fn->manifest.limits.max_input_bytes) {
-    co_return problem(make_error(
-        ErrorKind::kTooLarge, "request body of " + std::to_string(request.body().size()) +
-                                  " bytes exceeds this function's max_input_bytes (" +
-                                  std::to_string(fn->manifest.limits.max_input_bytes) + ")"));
+    co_return problem(make_error(ErrorKind::kTooLarge,
+                                 "request body of " + std::to_string(request.body().size()) +
+                                     " bytes exceeds this function's max_input_bytes (" +
+                                     std::to_string(fn->manifest.limits.max_input_bytes) + ")"));
   }
   auto ticket = deps_.invoker.admit();
   if (!ticket) co_return problem(ticket.error());
@@ -575,9 +574,9 @@ asio::awaitable<Response> Api::invoke(Request& request, const std::string& name,
   res.set("X-Nebula-Invocation-Id", rec.id);
   res.set("X-Nebula-Runtime", to_string(kind));
   res.set("X-Nebula-Cold-Start", rec.cold ? "true" : "false");
-  res.set("Server-Timing", "queue;dur=" + ms_text(t.queue_us) + ", startup;dur=" +
-                               ms_text(t.startup_us) + ", exec;dur=" + ms_text(t.exec_us) +
-                               ", total;dur=" + ms_text(t.total_us));
+  res.set("Server-Timing",
+          "queue;dur=" + ms_text(t.queue_us) + ", startup;dur=" + ms_text(t.startup_us) +
+              ", exec;dur=" + ms_text(t.exec_us) + ", total;dur=" + ms_text(t.total_us));
   co_return res;
 }
 

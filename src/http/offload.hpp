@@ -57,10 +57,10 @@ auto offload(boost::asio::thread_pool& pool, Work&& work) {
           } catch (...) {
             error = std::current_exception();
           }
-          boost::asio::post(resume, [handler = std::move(handler), error,
-                                     result = std::move(result)]() mutable {
-            std::move(handler)(error, result ? std::move(*result) : detail::placeholder<R>());
-          });
+          boost::asio::post(
+              resume, [handler = std::move(handler), error, result = std::move(result)]() mutable {
+                std::move(handler)(error, result ? std::move(*result) : detail::placeholder<R>());
+              });
         });
       },
       boost::asio::use_awaitable, &work);

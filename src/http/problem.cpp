@@ -26,8 +26,7 @@ Response problem(const Error& error) {
   switch (error.kind) {
     case ErrorKind::kInvalidArgument:
       return problem(http::status::bad_request, "Bad request", error.message);
-    case ErrorKind::kNotFound:
-      return problem(http::status::not_found, "Not found", error.message);
+    case ErrorKind::kNotFound: return problem(http::status::not_found, "Not found", error.message);
     case ErrorKind::kUnauthorized: {
       auto res = problem(http::status::unauthorized, "Unauthorized", error.message);
       res.set(http::field::www_authenticate, "Bearer realm=\"nebula\"");
@@ -47,8 +46,7 @@ Response problem(const Error& error) {
       res.set(http::field::retry_after, "5");
       return res;
     }
-    case ErrorKind::kInternal:
-      break;
+    case ErrorKind::kInternal: break;
   }
   return problem(http::status::internal_server_error, "Internal error", error.message);
 }

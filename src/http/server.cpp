@@ -9,11 +9,11 @@
 #include <boost/asio/strand.hpp>
 #include <boost/asio/use_awaitable.hpp>
 #include <boost/beast/core/flat_buffer.hpp>
-#include <boost/beast/http/read.hpp>
-#include <boost/beast/http/empty_body.hpp>
-#include <boost/beast/http/write.hpp>
 #include <boost/beast/core/string.hpp>
+#include <boost/beast/http/empty_body.hpp>
 #include <boost/beast/http/parser.hpp>
+#include <boost/beast/http/read.hpp>
+#include <boost/beast/http/write.hpp>
 #include <boost/beast/version.hpp>
 
 namespace nebula::http {
@@ -51,9 +51,14 @@ Response plain_error(http::status status, std::string_view title, std::string_vi
 }  // namespace
 
 Server::Server(asio::io_context& ioc, ServerOptions options, Handler& handler)
-    : ioc_(ioc), options_(std::move(options)), handler_(handler), acceptor_(asio::make_strand(ioc)) {}
+    : ioc_(ioc),
+      options_(std::move(options)),
+      handler_(handler),
+      acceptor_(asio::make_strand(ioc)) {}
 
-Server::~Server() { stop(); }
+Server::~Server() {
+  stop();
+}
 
 Result<tcp::endpoint> Server::listen() {
   boost::system::error_code ec;
@@ -108,8 +113,7 @@ std::size_t Server::open_connections() const {
 asio::awaitable<void> Server::accept_loop() {
   for (;;) {
     tcp::socket socket(asio::make_strand(ioc_));
-    auto [ec] = co_await acceptor_.async_accept(
-        socket, asio::as_tuple(asio::use_awaitable));
+    auto [ec] = co_await acceptor_.async_accept(socket, asio::as_tuple(asio::use_awaitable));
     if (ec) {
       if (ec == asio::error::operation_aborted || stopping_) co_return;
       continue;  // e.g. EMFILE: drop this one, keep serving
@@ -133,7 +137,7 @@ asio::awaitable<void> Server::linger(Connection& conn) {
   conn.stream.expires_after(std::chrono::seconds(2));
   while (drained < kMaxDrainBytes) {
     auto [ec, n] = co_await conn.stream.async_read_some(asio::buffer(scratch),
-                                                         asio::as_tuple(asio::use_awaitable));
+                                                        asio::as_tuple(asio::use_awaitable));
     if (ec) break;
     drained += n;
   }
@@ -176,8 +180,7 @@ asio::awaitable<void> Server::serve(std::shared_ptr<Connection> conn) {
     if (auto length = parser.content_length(); length && *length > limit) {
       auto res = plain_error(http::status::payload_too_large, "Payload too large",
                              "request body of " + std::to_string(*length) +
-                                 " bytes exceeds the limit of " + std::to_string(limit) +
-                                 " bytes",
+                                 " bytes exceeds the limit of " + std::to_string(limit) + " bytes",
                              version);
       conn->stream.expires_after(options_.io_timeout);
       co_await http::async_write(conn->stream, res, asio::as_tuple(asio::use_awaitable));
@@ -200,14 +203,13 @@ asio::awaitable<void> Server::serve(std::shared_ptr<Connection> conn) {
           co_await http::async_write(conn->stream, go_on, asio::as_tuple(asio::use_awaitable));
       if (ec) break;
     }
-    std::tie(ec, std::ignore) =
-        co_await http::async_read(conn->stream, buffer, parser, asio::as_tuple(asio::use_awaitable));
+    std::tie(ec, std::ignore) = co_await http::async_read(conn->stream, buffer, parser,
+                                                          asio::as_tuple(asio::use_awaitable));
     if (ec) {
       if (ec == http::error::body_limit) {
-        auto res = plain_error(http::status::payload_too_large, "Payload too large",
-                               "request body exceeds the limit of " + std::to_string(limit) +
-                                   " bytes",
-                               version);
+        auto res = plain_error(
+            http::status::payload_too_large, "Payload too large",
+            "request body exceeds the limit of " + std::to_string(limit) + " bytes", version);
         co_await http::async_write(conn->stream, res, asio::as_tuple(asio::use_awaitable));
       }
       break;

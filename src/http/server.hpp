@@ -82,7 +82,7 @@ class Server {
   asio::ip::tcp::acceptor acceptor_;
   std::atomic<bool> stopping_{false};
   mutable std::mutex mutex_;
-  std::uint64_t next_id_ = 0;                                             // guarded by mutex_
+  std::uint64_t next_id_ = 0;                                                 // guarded by mutex_
   std::unordered_map<std::uint64_t, std::weak_ptr<Connection>> connections_;  // guarded by mutex_
 };
 

@@ -1,13 +1,12 @@
 #include "metrics/process.hpp"
 
-#include <time.h>
-#include <unistd.h>
-
 #include <charconv>
 #include <fstream>
 #include <iterator>
 #include <string>
 #include <string_view>
+#include <time.h>
+#include <unistd.h>
 #include <vector>
 
 namespace nebula::metrics {
@@ -98,8 +97,8 @@ Result<SystemCpu> system_cpu_jiffies() {
   const std::string_view all(*text);
   const auto fields = split_spaces(all.substr(0, all.find('\n')));
   SystemCpu cpu;
-  std::uint64_t* const out[] = {&cpu.user, &cpu.nice,    &cpu.system,  &cpu.idle,
-                                &cpu.iowait, &cpu.irq, &cpu.softirq, &cpu.steal};
+  std::uint64_t* const out[] = {&cpu.user,   &cpu.nice, &cpu.system,  &cpu.idle,
+                                &cpu.iowait, &cpu.irq,  &cpu.softirq, &cpu.steal};
   if (fields.empty() || fields[0] != "cpu") {
     return make_error(ErrorKind::kInternal, "/proc/stat does not start with a 'cpu' line");
   }

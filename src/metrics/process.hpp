@@ -10,7 +10,7 @@ namespace nebula::metrics {
 struct ProcessStats {
   std::uint64_t resident_bytes = 0;
   std::uint64_t virtual_bytes = 0;
-  std::uint64_t user_cpu_us = 0;    // kernel clock-tick resolution (usually 10 ms)
+  std::uint64_t user_cpu_us = 0;  // kernel clock-tick resolution (usually 10 ms)
   std::uint64_t system_cpu_us = 0;
 
   [[nodiscard]] double cpu_seconds() const noexcept {

@@ -12,17 +12,20 @@ namespace {
 // The bucket bounds as `le` label values, in seconds, spelled as Go's
 // strconv.FormatFloat(v, 'g', -1, 64) does, like the reference client.
 constexpr std::array<std::string_view, kBucketBoundsUs.size()> kBucketLabels = {
-    "1e-05", "2.5e-05", "5e-05", "0.0001", "0.00025", "0.0005", "0.001",
-    "0.0025", "0.005",  "0.01",  "0.025",  "0.05",    "0.1",    "0.25",
-    "0.5",   "1",       "2.5",   "5",      "10"};
+    "1e-05", "2.5e-05", "5e-05", "0.0001", "0.00025", "0.0005", "0.001", "0.0025", "0.005", "0.01",
+    "0.025", "0.05",    "0.1",   "0.25",   "0.5",     "1",      "2.5",   "5",      "10"};
 
 constexpr std::array<RuntimeKind, 2> kRuntimes = {RuntimeKind::kWasm, RuntimeKind::kDocker};
-constexpr std::array<Outcome, 6> kOutcomes = {Outcome::kOk,      Outcome::kExit,
-                                              Outcome::kTrap,    Outcome::kTimeout,
+constexpr std::array<Outcome, 6> kOutcomes = {Outcome::kOk,     Outcome::kExit,
+                                              Outcome::kTrap,   Outcome::kTimeout,
                                               Outcome::kMemory, Outcome::kRejected};
 
-std::size_t index_of(RuntimeKind kind) noexcept { return static_cast<std::size_t>(kind); }
-std::size_t index_of(Outcome outcome) noexcept { return static_cast<std::size_t>(outcome); }
+std::size_t index_of(RuntimeKind kind) noexcept {
+  return static_cast<std::size_t>(kind);
+}
+std::size_t index_of(Outcome outcome) noexcept {
+  return static_cast<std::size_t>(outcome);
+}
 
 // Exact decimal seconds from integer µs ("0.000123", "2.5", "3"), no
 // floating-point rounding.
@@ -184,10 +187,9 @@ std::string Registry::render() const {
       {"nebula_invocation_startup_seconds",
        "Start-up time of cold invocations (instantiation or container start).",
        &RuntimeSeries::startup},
-      {"nebula_invocation_exec_seconds", "Execution time of the function.",
-       &RuntimeSeries::exec},
-      {"nebula_invocation_total_seconds",
-       "Time from request body read to response ready.", &RuntimeSeries::total},
+      {"nebula_invocation_exec_seconds", "Execution time of the function.", &RuntimeSeries::exec},
+      {"nebula_invocation_total_seconds", "Time from request body read to response ready.",
+       &RuntimeSeries::total},
   };
   for (const auto& family : histograms) {
     append_family(out, family.name, "histogram", family.help);

@@ -19,9 +19,8 @@ namespace nebula::metrics {
 // Upper bounds of the latency histograms' buckets, in µs: from a wasm
 // instantiation (tens of µs) to a slow container start (seconds).
 inline constexpr std::array<std::int64_t, 19> kBucketBoundsUs = {
-    10,      25,      50,      100,       250,       500,       1'000,
-    2'500,   5'000,   10'000,  25'000,    50'000,    100'000,   250'000,
-    500'000, 1'000'000, 2'500'000, 5'000'000, 10'000'000};
+    10,     25,     50,      100,     250,     500,       1'000,     2'500,     5'000,     10'000,
+    25'000, 50'000, 100'000, 250'000, 500'000, 1'000'000, 2'500'000, 5'000'000, 10'000'000};
 
 // Nebula's Prometheus metrics (DESIGN §2 metrics/):
 //
@@ -59,8 +58,8 @@ class Registry {
   // only (a warm reuse has none, DESIGN §4); exec is not observed for a
   // rejected invocation (it never ran); total always is. Negative durations
   // count as 0.
-  void record_invocation(std::string_view function, RuntimeKind runtime, Outcome outcome,
-                         bool cold, const Timings& timings);
+  void record_invocation(std::string_view function, RuntimeKind runtime, Outcome outcome, bool cold,
+                         const Timings& timings);
 
   void set_queue_depth(std::int64_t depth) noexcept;
   void set_functions(std::int64_t count) noexcept;

@@ -1,15 +1,15 @@
 #include "store/blob_store.hpp"
 
-#include <fcntl.h>
-#include <openssl/evp.h>
-#include <sys/stat.h>
-#include <unistd.h>
-
 #include <array>
 #include <cerrno>
 #include <cstring>
+#include <fcntl.h>
+#include <sys/stat.h>
 #include <system_error>
+#include <unistd.h>
 #include <vector>
+
+#include <openssl/evp.h>
 
 #include "core/function.hpp"
 
@@ -23,8 +23,8 @@ constexpr std::string_view kTempPrefix = ".tmp-";
 constexpr std::size_t kMaxEngineHashLength = 128;
 
 Error io_error(std::string_view what, const fs::path& path, int err) {
-  return make_error(ErrorKind::kInternal, std::string(what) + " " + path.string() + ": " +
-                                              std::strerror(err));
+  return make_error(ErrorKind::kInternal,
+                    std::string(what) + " " + path.string() + ": " + std::strerror(err));
 }
 
 Error invalid_digest(std::string_view digest) {

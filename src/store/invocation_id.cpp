@@ -19,7 +19,9 @@ std::mt19937_64& thread_rng() {
   return rng;
 }
 
-bool is_base32_digit(char c) noexcept { return kAlphabet.find(c) != std::string_view::npos; }
+bool is_base32_digit(char c) noexcept {
+  return kAlphabet.find(c) != std::string_view::npos;
+}
 
 }  // namespace
 

@@ -76,19 +76,23 @@ Error invalid_name(std::string_view name) {
 }
 
 Error function_not_found(std::string_view name) {
-  return make_error(ErrorKind::kNotFound, "function '" + std::string(name) +
-                                              "' is not deployed (see GET /v1/functions)");
+  return make_error(ErrorKind::kNotFound,
+                    "function '" + std::string(name) + "' is not deployed (see GET /v1/functions)");
 }
 
 Error corrupt(std::string what) {
-  return make_error(ErrorKind::kInternal, "the registry database holds " + std::move(what) +
-                                              "; was it edited by hand?");
+  return make_error(ErrorKind::kInternal,
+                    "the registry database holds " + std::move(what) + "; was it edited by hand?");
 }
 
 // Records store unsigned counters in SQLite's signed 64-bit integers; the
 // casts round-trip every value bit for bit.
-std::int64_t to_db(std::uint64_t v) noexcept { return static_cast<std::int64_t>(v); }
-std::uint64_t from_db(std::int64_t v) noexcept { return static_cast<std::uint64_t>(v); }
+std::int64_t to_db(std::uint64_t v) noexcept {
+  return static_cast<std::int64_t>(v);
+}
+std::uint64_t from_db(std::int64_t v) noexcept {
+  return static_cast<std::uint64_t>(v);
+}
 
 Status bind_record(Statement& s, const InvocationRecord& r) {
   Status st;
@@ -278,8 +282,8 @@ Registry::~Registry() {
 void Registry::checkpoint_loop() {
   std::unique_lock lock(checkpoint_mutex_);
   for (;;) {
-    const bool stopping =
-        checkpoint_wake_.wait_for(lock, std::chrono::seconds(1), [this] { return checkpoint_stop_; });
+    const bool stopping = checkpoint_wake_.wait_for(lock, std::chrono::seconds(1),
+                                                    [this] { return checkpoint_stop_; });
     lock.unlock();
     // PASSIVE never blocks the writer or readers; it copies what it can.
     // The last one, at shutdown, also empties the WAL file.
@@ -317,8 +321,7 @@ Status Registry::prepare_statements() {
       {&stmts_->prune,
        "DELETE FROM invocations WHERE seq IN "
        "(SELECT seq FROM invocations WHERE function = ?1 ORDER BY seq LIMIT ?2)"},
-      {&stmts_->select_invocation,
-       "SELECT " + record_columns + " FROM invocations WHERE id = ?1"},
+      {&stmts_->select_invocation, "SELECT " + record_columns + " FROM invocations WHERE id = ?1"},
       {&stmts_->seq_of, "SELECT seq FROM invocations WHERE id = ?1"},
       // One pass over the (function, seq) index; the few columns read keep
       // it cheap even for a full log.

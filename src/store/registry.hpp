@@ -7,12 +7,11 @@
 #include <cstdint>
 #include <filesystem>
 #include <memory>
-#include <condition_variable>
 #include <mutex>
-#include <thread>
 #include <optional>
 #include <string>
 #include <string_view>
+#include <thread>
 #include <unordered_map>
 #include <vector>
 
@@ -93,8 +92,8 @@ class Registry {
  public:
   // Opens or creates <data_dir>/nebula.db (creating data_dir if needed) and
   // brings its schema up to date.
-  [[nodiscard]] static Result<std::unique_ptr<Registry>> open(
-      const std::filesystem::path& data_dir, RegistryOptions options = {});
+  [[nodiscard]] static Result<std::unique_ptr<Registry>> open(const std::filesystem::path& data_dir,
+                                                              RegistryOptions options = {});
 
   Registry(const Registry&) = delete;
   Registry& operator=(const Registry&) = delete;

@@ -20,14 +20,11 @@ ErrorKind kind_of(int rc) noexcept {
     case SQLITE_FULL:
     case SQLITE_CANTOPEN:
     case SQLITE_READONLY:
-    case SQLITE_PROTOCOL:
-      return ErrorKind::kUnavailable;
+    case SQLITE_PROTOCOL: return ErrorKind::kUnavailable;
     case SQLITE_CONSTRAINT:
     case SQLITE_TOOBIG:
-    case SQLITE_RANGE:
-      return ErrorKind::kInvalidArgument;
-    default:
-      return ErrorKind::kInternal;
+    case SQLITE_RANGE: return ErrorKind::kInvalidArgument;
+    default: return ErrorKind::kInternal;
   }
 }
 
@@ -89,8 +86,8 @@ Result<Statement> Database::prepare(std::string_view sql, bool persistent) {
   assert(db_);
   sqlite3_stmt* raw = nullptr;
   const unsigned flags = persistent ? SQLITE_PREPARE_PERSISTENT : 0U;
-  const int rc = sqlite3_prepare_v3(db_.get(), sql.data(), static_cast<int>(sql.size()), flags,
-                                    &raw, nullptr);
+  const int rc =
+      sqlite3_prepare_v3(db_.get(), sql.data(), static_cast<int>(sql.size()), flags, &raw, nullptr);
   Statement stmt(raw);
   if (rc != SQLITE_OK) {
     return sqlite_error(db_.get(), rc, "cannot prepare '" + std::string(sql) + "'");
@@ -124,7 +121,9 @@ std::int64_t Database::changes() const noexcept {
   return sqlite3_changes64(db_.get());
 }
 
-void Statement::Finalize::operator()(sqlite3_stmt* stmt) const noexcept { sqlite3_finalize(stmt); }
+void Statement::Finalize::operator()(sqlite3_stmt* stmt) const noexcept {
+  sqlite3_finalize(stmt);
+}
 
 Error Statement::error(int rc, std::string_view what) const {
   return sqlite_error(sqlite3_db_handle(stmt_.get()), rc, what);
@@ -139,8 +138,8 @@ Status Statement::bind(int index, std::int64_t value) {
 
 Status Statement::bind(int index, std::string_view value) {
   assert(stmt_);
-  const int rc = sqlite3_bind_text64(stmt_.get(), index, value.data(), value.size(), transient(),
-                                     SQLITE_UTF8);
+  const int rc =
+      sqlite3_bind_text64(stmt_.get(), index, value.data(), value.size(), transient(), SQLITE_UTF8);
   if (rc != SQLITE_OK) return error(rc, "cannot bind parameter " + std::to_string(index));
   return {};
 }

@@ -1,9 +1,8 @@
 #include "wasm/executor.hpp"
 
-#include <time.h>
-
 #include <cerrno>
 #include <chrono>
+#include <time.h>
 
 namespace nebula::wasm {
 namespace {
@@ -51,8 +50,7 @@ struct Watch {
 
   // Called by wasmtime every epoch tick while the guest runs: stops the
   // guest once the deadline has passed or an output cap was hit.
-  static wasmtime_error_t* on_epoch(wasmtime_context_t* /*ctx*/, void* self,
-                                    std::uint64_t* delta,
+  static wasmtime_error_t* on_epoch(wasmtime_context_t* /*ctx*/, void* self, std::uint64_t* delta,
                                     wasmtime_update_deadline_kind_t* kind) {
     auto& watch = *static_cast<Watch*>(self);
     if ((watch.out != nullptr && watch.out->exceeded) ||
@@ -126,8 +124,8 @@ std::uint64_t linear_memory_bytes(wasmtime_context_t* ctx, const wasmtime_instan
 }
 
 // Fills result.outcome/exit_code/message from what `_start` returned.
-void classify(wasmtime_error_t* error, wasm_trap_t* trap, const Watch& watch,
-              const ExecSpec& spec, InvocationResult& result) {
+void classify(wasmtime_error_t* error, wasm_trap_t* trap, const Watch& watch, const ExecSpec& spec,
+              InvocationResult& result) {
   OwnedError owned_error(error);
   OwnedTrap owned_trap(trap);
   if (watch.timed_out) {
@@ -142,9 +140,9 @@ void classify(wasmtime_error_t* error, wasm_trap_t* trap, const Watch& watch,
   if (capped) {
     result.outcome = Outcome::kTrap;
     result.output_truncated = true;
-    result.message =
-        "output limit: the function wrote more than " + std::to_string(spec.max_output_bytes) +
-        " bytes to stdout or stderr and was stopped";
+    result.message = "output limit: the function wrote more than " +
+                     std::to_string(spec.max_output_bytes) +
+                     " bytes to stdout or stderr and was stopped";
     return;
   }
   if (owned_error) {
@@ -159,8 +157,7 @@ void classify(wasmtime_error_t* error, wasm_trap_t* trap, const Watch& watch,
     std::string message = take_message(owned_error.release());
     // With trap_on_grow_failure, a refused memory.grow surfaces as an error
     // naming the forced growth failure.
-    if (message.find("memory") != std::string::npos &&
-        message.find("grow") != std::string::npos) {
+    if (message.find("memory") != std::string::npos && message.find("grow") != std::string::npos) {
       result.outcome = Outcome::kMemory;
       result.message = "memory limit: the function tried to grow its memory beyond " +
                        std::to_string(spec.memory_bytes >> 20) + " MiB";
@@ -246,8 +243,8 @@ Result<InvocationResult> execute(const Program& program, const ExecSpec& spec) {
   const auto t_ready = Clock::now();
   const std::int64_t cpu_before = thread_cpu_us();
 
-  wasmtime_error_t* call_error = wasmtime_func_call(ctx, &start.of.func, nullptr, 0, nullptr, 0,
-                                                     &trap);
+  wasmtime_error_t* call_error =
+      wasmtime_func_call(ctx, &start.of.func, nullptr, 0, nullptr, 0, &trap);
 
   const std::int64_t cpu_after = thread_cpu_us();
   const auto t_done = Clock::now();

@@ -37,18 +37,17 @@ Result<Module> Module::compile(const Engine& engine, std::string_view bytes) {
     // guests); anything that is neither gets the parser's message.
     wasm_byte_vec_t out;
     if (wasmtime_error_t* err = wasmtime_wat2wasm(bytes.data(), bytes.size(), &out)) {
-      return make_error(ErrorKind::kInvalidArgument,
-                        "not a WebAssembly module (no \\0asm header) and not valid WAT: " +
-                            take_message(err));
+      return make_error(
+          ErrorKind::kInvalidArgument,
+          "not a WebAssembly module (no \\0asm header) and not valid WAT: " + take_message(err));
     }
     wasm_bytes.assign(out.data, out.size);
     wasm_byte_vec_delete(&out);
     input = wasm_bytes;
   }
   wasmtime_module_t* raw = nullptr;
-  if (wasmtime_error_t* err =
-          wasmtime_module_new(engine.raw(), reinterpret_cast<const std::uint8_t*>(input.data()),
-                              input.size(), &raw)) {
+  if (wasmtime_error_t* err = wasmtime_module_new(
+          engine.raw(), reinterpret_cast<const std::uint8_t*>(input.data()), input.size(), &raw)) {
     return to_error(ErrorKind::kInvalidArgument, "invalid WebAssembly module", err);
   }
   return Module(OwnedModule(raw));
@@ -57,8 +56,7 @@ Result<Module> Module::compile(const Engine& engine, std::string_view bytes) {
 Result<Module> Module::deserialize_file(const Engine& engine, const std::filesystem::path& path) {
   wasmtime_module_t* raw = nullptr;
   // The file is memory-mapped, not read: loading is a few syscalls.
-  if (wasmtime_error_t* err =
-          wasmtime_module_deserialize_file(engine.raw(), path.c_str(), &raw)) {
+  if (wasmtime_error_t* err = wasmtime_module_deserialize_file(engine.raw(), path.c_str(), &raw)) {
     return to_error(ErrorKind::kInvalidArgument, "cannot load compiled module " + path.string(),
                     err);
   }

@@ -43,9 +43,7 @@ class Program {
   [[nodiscard]] static Result<std::shared_ptr<const Program>> link(const Engine& engine,
                                                                    Module module);
 
-  [[nodiscard]] const wasmtime_instance_pre_t* instance_pre() const noexcept {
-    return pre_.get();
-  }
+  [[nodiscard]] const wasmtime_instance_pre_t* instance_pre() const noexcept { return pre_.get(); }
   [[nodiscard]] const Engine& engine() const noexcept { return engine_; }
 
   Program(const Engine& engine, Module module, OwnedInstancePre pre)

@@ -1,14 +1,13 @@
 // The real `nebula serve` on port 0 with a temp data dir (no Docker), driven
 // through its HTTP API: every route, every error status, persistence,
 // kill -9 during deploys, concurrency and graceful shutdown.
-#include <gtest/gtest.h>
-
 #include <atomic>
 #include <chrono>
 #include <set>
 #include <thread>
 
 #include <boost/json.hpp>
+#include <gtest/gtest.h>
 
 #include "integration/server_process.hpp"
 
@@ -35,15 +34,16 @@ constexpr const char* kBusyLoop = R"((module
     (loop $l (local.set $i (i64.add (local.get $i) (i64.const 1)))
       (br_if $l (i64.lt_u (local.get $i) (i64.const 800000000)))))))";
 
-json::value parse(const std::string& body) { return json::parse(body); }
+json::value parse(const std::string& body) {
+  return json::parse(body);
+}
 
 class ApiTest : public ::testing::Test {
  protected:
   void SetUp() override { ASSERT_TRUE(server_.start()) << server_.log(); }
 
-  cli::ClientResponse call(std::string_view method, std::string_view target,
-                           std::string body = {}, std::string_view type = {},
-                           const std::string& token = {}) {
+  cli::ClientResponse call(std::string_view method, std::string_view target, std::string body = {},
+                           std::string_view type = {}, const std::string& token = {}) {
     auto res = server_.client(token).request(method, target, std::move(body), type);
     EXPECT_TRUE(res) << res.error().message;
     return res ? *res : cli::ClientResponse{};
@@ -83,8 +83,8 @@ TEST_F(ApiTest, ModuleUploadValidatesAndIsContentAddressed) {
   EXPECT_EQ(digest.rfind("sha256:", 0), 0U);
   EXPECT_EQ(upload(bytes), digest);  // same bytes, same digest
 
-  auto garbage = call("POST", "/v1/modules", std::string("\0asm\x01\0\0\0\xff", 9),
-                      "application/wasm");
+  auto garbage =
+      call("POST", "/v1/modules", std::string("\0asm\x01\0\0\0\xff", 9), "application/wasm");
   EXPECT_EQ(garbage.status, 400U);
   EXPECT_EQ(garbage.header("content-type"), "application/problem+json");
   EXPECT_NE(garbage.body.find("invalid WebAssembly module"), std::string::npos) << garbage.body;
@@ -99,7 +99,8 @@ TEST_F(ApiTest, ModuleUploadValidatesAndIsContentAddressed) {
 
 TEST_F(ApiTest, FunctionLifecycle) {
   std::string digest = upload(guest("echo_env"));
-  std::string manifest = R"({"wasm":{"module":")" + digest + R"("},"env":{"NEBULA_GREETING":"hi"}})";
+  std::string manifest =
+      R"({"wasm":{"module":")" + digest + R"("},"env":{"NEBULA_GREETING":"hi"}})";
   auto created = call("PUT", "/v1/functions/echo", manifest, "application/json");
   EXPECT_EQ(created.status, 201U) << created.body;
   EXPECT_EQ(created.header("location"), "/v1/functions/echo");
@@ -130,17 +131,17 @@ TEST_F(ApiTest, DeployErrors) {
   EXPECT_EQ(bad_name.status, 400U);
   EXPECT_NE(bad_name.body.find("invalid function name"), std::string::npos);
 
-  auto bad_manifest = call("PUT", "/v1/functions/x", R"({"wasm":{"module":"sha256:zz"}})",
-                           "application/json");
+  auto bad_manifest =
+      call("PUT", "/v1/functions/x", R"({"wasm":{"module":"sha256:zz"}})", "application/json");
   EXPECT_EQ(bad_manifest.status, 400U);
   EXPECT_NE(bad_manifest.body.find("wasm.module"), std::string::npos);
 
   auto not_json = call("PUT", "/v1/functions/x", "{", "application/json");
   EXPECT_EQ(not_json.status, 400U);
 
-  auto missing = call("PUT", "/v1/functions/x",
-                      R"({"wasm":{"module":"sha256:)" + std::string(64, 'a') + R"("}})",
-                      "application/json");
+  auto missing =
+      call("PUT", "/v1/functions/x",
+           R"({"wasm":{"module":"sha256:)" + std::string(64, 'a') + R"("}})", "application/json");
   EXPECT_EQ(missing.status, 400U);
   EXPECT_NE(missing.body.find("has not been uploaded"), std::string::npos) << missing.body;
 
@@ -243,7 +244,8 @@ TEST_F(ApiTest, InvocationRecordsAndMetrics) {
 
   auto metrics = call("GET", "/metrics");
   ASSERT_EQ(metrics.status, 200U);
-  EXPECT_NE(metrics.body.find(R"(nebula_invocations_total{function="echo",runtime="wasm",outcome="ok"} 5)"),
+  EXPECT_NE(metrics.body.find(
+                R"(nebula_invocations_total{function="echo",runtime="wasm",outcome="ok"} 5)"),
             std::string::npos)
       << metrics.body;
   EXPECT_NE(metrics.body.find("nebula_invocation_startup_seconds_bucket"), std::string::npos);
@@ -371,17 +373,16 @@ TEST(Auth, ManagementRoutesNeedTheToken) {
 
 TEST(Admission, FullQueueGets429WithRetryAfter) {
   TempDir dir;
-  ServerProcess server(dir.path() / "data",
-                       {"--no-docker", "--workers", "1", "--max-queue", "1"});
+  ServerProcess server(dir.path() / "data", {"--no-docker", "--workers", "1", "--max-queue", "1"});
   ASSERT_TRUE(server.start()) << server.log();
   auto put = server.client().request(
       "PUT", "/v1/functions/busy",
       R"({"wasm":{"module":")" +
-          std::string(json::parse(server.client()
-                                      .request("POST", "/v1/modules", kBusyLoop, "text/plain")
-                                      ->body)
-                          .at("digest")
-                          .as_string()) +
+          std::string(
+              json::parse(
+                  server.client().request("POST", "/v1/modules", kBusyLoop, "text/plain")->body)
+                  .at("digest")
+                  .as_string()) +
           R"("}})",
       "application/json");
   ASSERT_TRUE(put);

@@ -1,14 +1,13 @@
 #include "integration/server_process.hpp"
 
-#include <fcntl.h>
-#include <sys/wait.h>
-#include <unistd.h>
-
 #include <chrono>
+#include <fcntl.h>
 #include <fstream>
 #include <iterator>
 #include <random>
+#include <sys/wait.h>
 #include <thread>
+#include <unistd.h>
 
 namespace nebula::testing {
 
@@ -40,11 +39,13 @@ ServerProcess::~ServerProcess() {
   std::filesystem::remove(log_path_, ec);
 }
 
-std::string ServerProcess::log() const { return read_file(log_path_); }
+std::string ServerProcess::log() const {
+  return read_file(log_path_);
+}
 
 bool ServerProcess::start() {
-  std::vector<std::string> args = {NEBULA_BIN, "serve", "--listen", "127.0.0.1:0", "--data-dir",
-                                   data_dir_.string()};
+  std::vector<std::string> args = {NEBULA_BIN,    "serve",      "--listen",
+                                   "127.0.0.1:0", "--data-dir", data_dir_.string()};
   args.insert(args.end(), extra_args_.begin(), extra_args_.end());
   int out_fd = ::open(log_path_.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
   if (out_fd < 0) return false;

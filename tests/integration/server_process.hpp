@@ -1,10 +1,9 @@
 #pragma once
 
-#include <signal.h>
-#include <sys/types.h>
-
 #include <filesystem>
+#include <signal.h>
 #include <string>
+#include <sys/types.h>
 #include <vector>
 
 #include "cli/client.hpp"
@@ -28,7 +27,9 @@ class ServerProcess {
   void kill9() { (void)stop(SIGKILL); }
 
   [[nodiscard]] const std::string& url() const { return url_; }
-  [[nodiscard]] cli::Client client(std::string token = {}) const { return cli::Client(url_, token); }
+  [[nodiscard]] cli::Client client(std::string token = {}) const {
+    return cli::Client(url_, token);
+  }
   [[nodiscard]] std::string log() const;
   [[nodiscard]] pid_t pid() const { return pid_; }
 

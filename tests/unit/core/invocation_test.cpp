@@ -1,6 +1,6 @@
-#include <gtest/gtest.h>
-
 #include "core/invocation.hpp"
+
+#include <gtest/gtest.h>
 
 namespace nebula {
 namespace {
@@ -13,9 +13,13 @@ TEST(Outcome, NamesRoundTrip) {
   EXPECT_FALSE(parse_outcome("crashed"));
 }
 
-TEST(TailOf, KeepsShortTextWhole) { EXPECT_EQ(tail_of("abc", 10), "abc"); }
+TEST(TailOf, KeepsShortTextWhole) {
+  EXPECT_EQ(tail_of("abc", 10), "abc");
+}
 
-TEST(TailOf, KeepsTheEnd) { EXPECT_EQ(tail_of("abcdef", 3), "def"); }
+TEST(TailOf, KeepsTheEnd) {
+  EXPECT_EQ(tail_of("abcdef", 3), "def");
+}
 
 TEST(TailOf, StartsOnACharacterBoundary) {
   // "é" is two bytes (C3 A9); a cut inside it must skip the continuation byte.

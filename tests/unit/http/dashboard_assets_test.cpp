@@ -1,9 +1,9 @@
-#include <gtest/gtest.h>
-
 #include <set>
 #include <string>
 #include <string_view>
 #include <vector>
+
+#include <gtest/gtest.h>
 
 #include "http/dashboard/assets.hpp"
 #include "http/dashboard/embedded_files.hpp"

@@ -1,8 +1,7 @@
 #include "http/problem.hpp"
 
-#include <gtest/gtest.h>
-
 #include <boost/json.hpp>
+#include <gtest/gtest.h>
 
 namespace nebula::http {
 namespace {

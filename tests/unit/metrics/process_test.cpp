@@ -1,9 +1,9 @@
 #include "metrics/process.hpp"
 
-#include <gtest/gtest.h>
-
 #include <chrono>
 #include <vector>
+
+#include <gtest/gtest.h>
 
 namespace nebula::metrics {
 namespace {

@@ -1,10 +1,10 @@
 #include "metrics/registry.hpp"
 
-#include <gtest/gtest.h>
-
 #include <string>
 #include <thread>
 #include <vector>
+
+#include <gtest/gtest.h>
 
 namespace nebula::metrics {
 namespace {
@@ -42,7 +42,8 @@ TEST(MetricsRegistry, RendersTheExactTextFormat) {
   registry.set_warm_containers("echo", 3);
   registry.set_functions(1);
 
-  const std::string expected = R"golden(# HELP nebula_invocations_total Invocations by function, runtime and outcome.
+  const std::string expected =
+      R"golden(# HELP nebula_invocations_total Invocations by function, runtime and outcome.
 # TYPE nebula_invocations_total counter
 nebula_invocations_total{function="echo",runtime="wasm",outcome="ok"} 1
 nebula_invocations_total{function="echo",runtime="wasm",outcome="exit"} 1
@@ -260,8 +261,8 @@ TEST(MetricsRegistry, ConcurrentRecordingLosesNothing) {
     const std::string series = std::string("nebula_invocations_total{function=\"") + fn +
                                "\",runtime=\"wasm\",outcome=\"ok\"}";
     EXPECT_EQ(line_of(text, series), series + " " + total);
-    const std::string count = std::string("nebula_invocation_exec_seconds_count{function=\"") +
-                              fn + "\",runtime=\"wasm\"}";
+    const std::string count = std::string("nebula_invocation_exec_seconds_count{function=\"") + fn +
+                              "\",runtime=\"wasm\"}";
     EXPECT_EQ(line_of(text, count), count + " " + total);
   }
 }

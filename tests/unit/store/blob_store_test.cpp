@@ -1,12 +1,12 @@
 #include "store/blob_store.hpp"
 
-#include <gtest/gtest.h>
-
 #include <filesystem>
 #include <fstream>
 #include <iterator>
 #include <string>
 #include <vector>
+
+#include <gtest/gtest.h>
 
 #include "unit/store/temp_dir.hpp"
 

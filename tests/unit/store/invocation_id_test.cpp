@@ -1,12 +1,12 @@
 #include "store/invocation_id.hpp"
 
-#include <gtest/gtest.h>
-
 #include <mutex>
 #include <set>
 #include <string>
 #include <thread>
 #include <vector>
+
+#include <gtest/gtest.h>
 
 namespace nebula::store {
 namespace {
@@ -65,11 +65,11 @@ TEST(StoreInvocationId, UniqueAcrossThreads) {
 
 TEST(StoreInvocationId, ValidationRejectsOtherShapes) {
   EXPECT_FALSE(is_valid_invocation_id(""));
-  EXPECT_FALSE(is_valid_invocation_id("01HV5C3M8ZK4T2Q9W7XG6R1B0"));     // 25
-  EXPECT_FALSE(is_valid_invocation_id("01HV5C3M8ZK4T2Q9W7XG6R1B0DD"));   // 27
-  EXPECT_FALSE(is_valid_invocation_id("01hv5c3m8zk4t2q9w7xg6r1b0d"));    // lower case
-  EXPECT_FALSE(is_valid_invocation_id("01HV5C3M8ZK4T2Q9W7XG6R1B0U"));    // U is not Crockford
-  EXPECT_FALSE(is_valid_invocation_id("81HV5C3M8ZK4T2Q9W7XG6R1B0D"));    // over 128 bits
+  EXPECT_FALSE(is_valid_invocation_id("01HV5C3M8ZK4T2Q9W7XG6R1B0"));    // 25
+  EXPECT_FALSE(is_valid_invocation_id("01HV5C3M8ZK4T2Q9W7XG6R1B0DD"));  // 27
+  EXPECT_FALSE(is_valid_invocation_id("01hv5c3m8zk4t2q9w7xg6r1b0d"));   // lower case
+  EXPECT_FALSE(is_valid_invocation_id("01HV5C3M8ZK4T2Q9W7XG6R1B0U"));   // U is not Crockford
+  EXPECT_FALSE(is_valid_invocation_id("81HV5C3M8ZK4T2Q9W7XG6R1B0D"));   // over 128 bits
   EXPECT_FALSE(is_valid_invocation_id("../../../../etc/passwd/xxxx"));
   EXPECT_TRUE(is_valid_invocation_id("01HV5C3M8ZK4T2Q9W7XG6R1B0D"));
 }

@@ -1,13 +1,13 @@
 #include "store/registry.hpp"
 
-#include <gtest/gtest.h>
-
 #include <atomic>
 #include <limits>
 #include <set>
 #include <string>
 #include <thread>
 #include <vector>
+
+#include <gtest/gtest.h>
 
 #include "store/invocation_id.hpp"
 #include "store/sqlite.hpp"
@@ -28,7 +28,8 @@ Function make_function(std::string name) {
 // Every field set to a value that differs from its default.
 Function full_function() {
   auto manifest = parse_manifest(R"({
-    "wasm": {"module": ")" + kModule + R"("},
+    "wasm": {"module": ")" + kModule +
+                                 R"("},
     "docker": {"image": "nebula-fn-echo:latest"},
     "default_runtime": "docker",
     "env": {"GREETING": "hi there", "EMPTY": ""},
@@ -282,8 +283,8 @@ TEST_F(StoreRegistryTest, PruningKeepsTheNewestRecords) {
   q.function = "busy";
   auto kept = registry_->list_invocations(q);
   ASSERT_TRUE(kept);
-  EXPECT_EQ(ids_of(*kept), (std::vector<std::string>{busy[11], busy[10], busy[9], busy[8],
-                                                     busy[7]}));
+  EXPECT_EQ(ids_of(*kept),
+            (std::vector<std::string>{busy[11], busy[10], busy[9], busy[8], busy[7]}));
   EXPECT_EQ(registry_->get_invocation(busy[6]).error().kind, ErrorKind::kNotFound);
   q.function = "quiet";
   EXPECT_EQ(registry_->list_invocations(q)->size(), 3U);
@@ -499,7 +500,7 @@ TEST_F(StoreRegistryTest, StatsCountPerRuntimeAndOutcome) {
   EXPECT_EQ(docker.cold_starts, 2U);
   EXPECT_EQ(docker.count(Outcome::kOk), 3U);
   EXPECT_EQ(docker.count(Outcome::kTimeout), 1U);
-  EXPECT_EQ(docker.p50_startup_us, 0);          // 0, 0, 500000, 700000: 2nd smallest
+  EXPECT_EQ(docker.p50_startup_us, 0);             // 0, 0, 500000, 700000: 2nd smallest
   EXPECT_EQ(docker.p50_cold_startup_us, 500'000);  // 500000, 700000: 1st smallest
 }
 
@@ -534,8 +535,7 @@ TEST_F(StoreRegistryTest, ConcurrentWritersAreAllCounted) {
   auto one = registry_->function_stats("one");
   auto two = registry_->function_stats("two");
   ASSERT_TRUE(one && two);
-  EXPECT_EQ(one->invocations + two->invocations,
-            static_cast<std::uint64_t>(kThreads * kPerThread));
+  EXPECT_EQ(one->invocations + two->invocations, static_cast<std::uint64_t>(kThreads * kPerThread));
   EXPECT_EQ(one->invocations, static_cast<std::uint64_t>(kThreads / 2 * kPerThread));
 }
 

@@ -1,9 +1,9 @@
 #include "store/sqlite.hpp"
 
-#include <gtest/gtest.h>
-
 #include <string>
 #include <utility>
+
+#include <gtest/gtest.h>
 
 #include "unit/store/temp_dir.hpp"
 

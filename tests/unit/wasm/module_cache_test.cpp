@@ -63,9 +63,7 @@ TEST_F(ModuleCacheTest, CompileStoresAndLoadDeserializes) {
 TEST_F(ModuleCacheTest, DamagedArtifactIsRecompiled) {
   ModuleCache cache(engine(), storage());
   std::filesystem::create_directories(path_of(kDigest).parent_path());
-  {
-    std::ofstream(path_of(kDigest)) << "not a compiled module";
-  }
+  { std::ofstream(path_of(kDigest)) << "not a compiled module"; }
   int reads = 0;
   auto loaded = cache.load(kDigest, [&reads]() -> Result<std::string> {
     ++reads;
@@ -81,8 +79,9 @@ TEST_F(ModuleCacheTest, DamagedArtifactIsRecompiled) {
 TEST_F(ModuleCacheTest, CompatibilityKeyNamesTheEngineAndIsAFileName) {
   const std::string key = Engine::compatibility_key();
   EXPECT_EQ(key.rfind("wasmtime-" + std::to_string(WASMTIME_VERSION_MAJOR) + "_", 0), 0U) << key;
-  EXPECT_EQ(key.find_first_not_of("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_-"),
-            std::string::npos)
+  EXPECT_EQ(
+      key.find_first_not_of("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_-"),
+      std::string::npos)
       << key;
 }
 

@@ -1,11 +1,11 @@
 #pragma once
 
-#include <gtest/gtest.h>
-
 #include <fstream>
 #include <iterator>
 #include <memory>
 #include <string>
+
+#include <gtest/gtest.h>
 
 #include "wasm/engine.hpp"
 #include "wasm/executor.hpp"
