@@ -165,7 +165,7 @@ def total_chart(results, out_dir):
     ax.yaxis.set_major_formatter(FuncFormatter(fmt_us))
     ax.set_ylabel("total time per call (log scale)")
     ax.set_title("Total time per call: p50 bars, p90 whiskers\n" + subtitle(results), fontsize=10)
-    ax.legend(fontsize=8)
+    ax.legend(fontsize=8, loc="upper left", bbox_to_anchor=(1.0, 1.0))
     save(fig, out_dir, "total.svg")
 
 
@@ -176,13 +176,15 @@ def cpu_chart(results, out_dir):
     left.yaxis.set_major_formatter(FuncFormatter(fmt_us))
     left.set_title("CPU per invocation, server records\n(wasm: thread CPU, docker: container "
                    "cgroup)", fontsize=10)
-    left.legend(fontsize=8)
     drawn = grouped_bars(right, results, lambda c: c["summary"].get("system_cpu_us_per_call"))
     right.yaxis.set_major_formatter(FuncFormatter(fmt_us))
     right.set_title("System-wide CPU per invocation above idle\n(/proc/stat: includes dockerd, "
                     "containerd, runc, kernel)", fontsize=10)
     if not drawn:
         right.text(0.5, 0.5, "no system-wide figures", transform=right.transAxes, ha="center")
+    handles, labels = left.get_legend_handles_labels()
+    fig.legend(handles, labels, fontsize=8, loc="lower center", ncol=len(labels),
+               bbox_to_anchor=(0.5, -0.06))
     fig.suptitle(subtitle(results), fontsize=9, y=1.02)
     save(fig, out_dir, "cpu.svg")
 
@@ -195,7 +197,7 @@ def memory_chart(results, out_dir):
     ax.set_ylabel("peak memory per call, p50 (log scale)")
     ax.set_title("Peak memory: wasm linear memory, docker cold cgroup peak, docker warm "
                  "process max RSS\n" + subtitle(results), fontsize=10)
-    ax.legend(fontsize=8)
+    ax.legend(fontsize=8, loc="upper left", bbox_to_anchor=(1.0, 1.0))
     save(fig, out_dir, "memory.svg")
 
 
