@@ -13,9 +13,25 @@ cd "$NEBULA_ROOT"
 
 scripts/setup.sh
 
+# Totals over every ctest pass, for the closing line.
+passed=0 failed=0
+count() {  # count LOGFILE: adds ctest's "N tests failed out of M" to the totals
+  local line
+  line=$(grep -E '[0-9]+ tests failed out of [0-9]+' "$1" | tail -1)
+  [ -n "$line" ] || return 0
+  local f m
+  f=$(sed -E 's/.* ([0-9]+) tests failed out of ([0-9]+).*/\1/' <<<"$line")
+  m=$(sed -E 's/.* ([0-9]+) tests failed out of ([0-9]+).*/\2/' <<<"$line")
+  passed=$((passed + m - f))
+  failed=$((failed + f))
+}
+log=$(mktemp)
+trap 'rm -f "$log"' EXIT
+
 step "Tests (${NEBULA_PRESET})"
 t=$(now)
-ctest --preset "$NEBULA_PRESET" --parallel 2
+ctest --preset "$NEBULA_PRESET" --parallel 2 | tee "$log"
+count "$log"
 note "tests took $(( $(now) - t )) s"
 
 if [ "${NEBULA_TEST_ASAN:-1}" != 0 ]; then
@@ -23,7 +39,8 @@ if [ "${NEBULA_TEST_ASAN:-1}" != 0 ]; then
   t=$(now)
   cmake --preset asan >/dev/null
   cmake --build --preset asan
-  ctest --preset asan --parallel 2 -L 'unit|integration'
+  ctest --preset asan --parallel 2 -L 'unit|integration' | tee "$log"
+  count "$log"
   note "sanitizer pass took $(( $(now) - t )) s"
 fi
 
@@ -31,3 +48,6 @@ if [ "${NEBULA_TEST_FUZZ:-1}" != 0 ]; then
   step "Fuzzing (20 s per parser)"
   scripts/fuzz.sh 20
 fi
+
+echo
+echo "ctest: $passed passed, $failed failed"
