@@ -157,9 +157,11 @@ int main(int argc, char** argv) {
   nebula::Function warm_fn = cold_fn;
   warm_fn.name = "bench-warm";
   warm_fn.manifest.docker_pool = {1, 1, 600};
-  for (const nebula::Function* fn : {&cold_fn, &warm_fn}) {
-    if (nebula::Status prepared = runtime.prepare(*fn); !prepared) {
-      std::fprintf(stderr, "docker_bench: %s\n", prepared.error().message.c_str());
+  auto cold = runtime.prepare(cold_fn);
+  auto warm = runtime.prepare(warm_fn);
+  for (const auto* prepared : {&cold, &warm}) {
+    if (!*prepared) {
+      std::fprintf(stderr, "docker_bench: %s\n", prepared->error().message.c_str());
       return 1;
     }
   }
@@ -181,11 +183,11 @@ int main(int argc, char** argv) {
   std::string cli_output;
   std::string first_output;
   // One untimed round each, so that neither pays for a cold page cache.
-  (void)runtime.invoke_cold(request);
+  (void)runtime.invoke(**cold, request);
   (void)run_cli(options, cli_output);
   for (int i = 0; i < options.cold_runs; ++i) {
     const Clock::time_point begin = Clock::now();
-    auto result = runtime.invoke_cold(request);
+    auto result = runtime.invoke(**cold, request);
     const std::int64_t elapsed = micros_since(begin);
     if (!result || result->outcome != nebula::Outcome::kOk) {
       std::fprintf(stderr, "docker_bench: cold invocation failed: %s\n",
@@ -197,8 +199,8 @@ int main(int argc, char** argv) {
     startup.push_back(result->timings.startup_us);
     exec.push_back(result->timings.exec_us);
     teardown.push_back(result->timings.teardown_us);
-    cpu.push_back(static_cast<std::int64_t>(result->cpu_us));
-    memory.push_back(static_cast<std::int64_t>(result->max_memory_bytes));
+    cpu.push_back(static_cast<std::int64_t>(result->cpu_us.value_or(0)));
+    memory.push_back(static_cast<std::int64_t>(result->max_memory_bytes.value_or(0)));
 
     const std::int64_t cli_us = run_cli(options, cli_output);
     if (cli_us < 0) {
@@ -212,7 +214,7 @@ int main(int argc, char** argv) {
                  cli_output.size(), first_output.size());
   }
   std::printf("cold start (one container per invocation), wall time per invocation:\n");
-  print_row("nebula invoke_cold", ours);
+  print_row("nebula cold invoke", ours);
   print_row("docker run --rm -i", cli);
   std::printf("  ratio nebula/cli:      p50 %.2fx   p90 %.2fx\n",
               static_cast<double>(percentile(ours, 50)) / static_cast<double>(percentile(cli, 50)),
@@ -230,10 +232,10 @@ int main(int argc, char** argv) {
   std::vector<std::int64_t> warm_exec;
   std::vector<std::int64_t> warm_cpu;
   int cold_starts = 0;
-  for (int i = 0; i < 5; ++i) (void)runtime.invoke_warm(request);  // settle
+  for (int i = 0; i < 5; ++i) (void)runtime.invoke(**warm, request);  // settle
   for (int i = 0; i < options.warm_runs; ++i) {
     const Clock::time_point begin = Clock::now();
-    auto result = runtime.invoke_warm(request);
+    auto result = runtime.invoke(**warm, request);
     const std::int64_t elapsed = micros_since(begin);
     if (!result || result->outcome != nebula::Outcome::kOk) {
       std::fprintf(stderr, "docker_bench: warm invocation failed: %s\n",
@@ -243,7 +245,7 @@ int main(int argc, char** argv) {
     if (result->cold) ++cold_starts;
     warm_total.push_back(elapsed);
     warm_exec.push_back(result->timings.exec_us);
-    warm_cpu.push_back(static_cast<std::int64_t>(result->cpu_us));
+    warm_cpu.push_back(static_cast<std::int64_t>(result->cpu_us.value_or(0)));
   }
   std::printf("warm pool (one container, %d cold start(s) among the runs):\n", cold_starts);
   print_row("nebula invoke_warm", warm_total);

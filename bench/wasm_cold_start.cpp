@@ -2,7 +2,7 @@
 // path of the original prototype, in one run on the same modules.
 //
 //   nebula path: one pooled Engine, an InstancePre per function; per call a
-//                fresh Store + WASI context + instantiate (DESIGN §4).
+//                fresh Store + WASI context + instantiate.
 //   naive path:  per call a new Engine + Linker + deserialize the compiled
 //                module + Store + instantiate (what the prototype did).
 //
@@ -199,7 +199,7 @@ int main(int argc, char** argv) {
                 percentile(naive_startup, 50) / p50);
   }
   std::printf(
-      "\nstart = Store + WASI context + instantiate until _start is called (DESIGN §4);\n"
+      "\nstart = Store + WASI context + instantiate until _start is called;\n"
       "invoke = start + exec + teardown. ratio = naive start p50 / nebula start p50.\n");
   return 0;
 }

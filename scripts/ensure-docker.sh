@@ -3,7 +3,7 @@
 #
 # Idempotent: if an engine already answers, it exits 0 at once. Otherwise it
 # installs Debian's docker.io when dockerd is missing, starts dockerd in the
-# background with no bridge network and no iptables rules (DESIGN §5:
+# background with no bridge network and no iptables rules (functions'
 # containers never get a network), and waits until the socket answers /_ping.
 #
 # Environment:

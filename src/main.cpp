@@ -1,9 +1,10 @@
 // The `nebula` command: parses the command line and hands over to the part
-// that does the work (DESIGN §2). Every flag of `serve`, and --server and
+// that does the work. Every flag of `serve`, and --server and
 // --token of the client commands, may also come from a NEBULA_* variable.
 #include <CLI/CLI.hpp>
 
 #include "cli/bench.hpp"
+#include "core/version.hpp"
 #include "cli/commands.hpp"
 #include "cli/run.hpp"
 #include "cli/serve.hpp"
@@ -24,7 +25,7 @@ void add_client_flags(CLI::App& cmd, nebula::cli::ClientOptions& client) {
 int main(int argc, char** argv) {
   CLI::App app{"Nebula: WebAssembly and container functions, side by side, measured the same way"};
   app.require_subcommand(1);
-  app.set_version_flag("--version", "nebula 0.1.0");
+  app.set_version_flag("--version", "nebula " + std::string(nebula::kVersion));
 
   // serve
   nebula::cli::ServeOptions serve;
@@ -68,19 +69,26 @@ int main(int argc, char** argv) {
   nebula::cli::RunOptions run;
   auto* run_cmd = app.add_subcommand(
       "run", "Run a WASI command module once, locally, with this terminal's stdin/stdout/stderr");
+  // Options may come before or after the module; everything after `--`
+  // (and any further positional) goes to the guest. Each --env and --dir
+  // takes exactly one value, so that a repeated option never swallows the
+  // module path.
   run_cmd->add_option("module", run.module_path, "Path to the .wasm file")
       ->required()
       ->check(CLI::ExistingFile);
-  run_cmd->add_option("--env", run.env, "Set an environment variable (KEY=VALUE), repeatable");
-  run_cmd->add_option("--dir", run.dirs,
-                      "Preopen a host directory as HOST::GUEST (suffix :ro for read-only); "
-                      "the only way the guest sees a filesystem");
+  run_cmd->add_option("--env", run.env, "Set an environment variable (KEY=VALUE), repeatable")
+      ->allow_extra_args(false);
+  run_cmd
+      ->add_option("--dir", run.dirs,
+                   "Preopen a host directory as HOST::GUEST (suffix :ro for read-only); "
+                   "the only way the guest sees a filesystem")
+      ->allow_extra_args(false);
   run_cmd->add_option("--timeout-ms", run.timeout_ms, "Stop the guest after N ms (0: never)");
   run_cmd->add_option("--memory-mb", run.memory_mb, "Linear memory limit in MiB")
       ->check(CLI::Range(1, 4096))
       ->capture_default_str();
   run_cmd->add_flag("--timings", run.timings, "Print compile/startup/exec/teardown on stderr");
-  run_cmd->add_option("args", run.args, "Arguments for the guest (after --)");
+  run_cmd->add_option("args", run.args, "Arguments for the guest (after the module, or after --)");
   run_cmd->footer(
       "Exit code: the guest's own; 124 on timeout, 134 on a trap, 137 on the memory limit.");
 
@@ -132,7 +140,7 @@ int main(int argc, char** argv) {
 
   nebula::cli::BenchOptions bench;
   auto* bench_cmd = app.add_subcommand(
-      "bench", "Benchmark the examples on wasm, docker cold and docker warm (DESIGN §8)");
+      "bench", "Benchmark the examples on wasm, docker cold and docker warm");
   bench_cmd->add_option("--out", bench.out_dir, "Directory for results.json, report.md, *.svg")
       ->required();
   bench_cmd->add_option("--runs", bench.runs, "Measured calls per function and runtime")

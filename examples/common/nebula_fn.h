@@ -1,4 +1,4 @@
-// nebula_fn.h: what the example functions share (DESIGN §9).
+// nebula_fn.h: what the example functions share.
 //
 // A function reads its request body from stdin, answers on stdout and logs
 // on stderr; its exit code is 0 on success, 1 when it cannot do its job and

@@ -183,8 +183,8 @@ int list(const ClientOptions& copts) {
     std::printf("no functions deployed (nebula deploy NAME --wasm FILE)\n");
     return 0;
   }
-  std::printf("%-22s %-12s %-8s %10s %10s %14s %14s\n", "NAME", "VARIANTS", "DEFAULT", "WASM INV",
-              "DOCKER INV", "WASM P50 START", "DOCKER P50 ST");
+  std::printf("%-22s %-12s %-8s %10s %10s %16s %16s\n", "NAME", "VARIANTS", "DEFAULT", "WASM INV",
+              "DOCKER INV", "WASM P50 START", "DOCKER P50 START");
   for (const auto& v : fns) {
     const auto& f = v.as_object();
     const auto& m = f.at("manifest").as_object();
@@ -198,7 +198,7 @@ int list(const ClientOptions& copts) {
       const auto& x = p50.at(key);
       return x.is_null() ? std::string("-") : format_us(number(x));
     };
-    std::printf("%-22s %-12s %-8s %10.0f %10.0f %14s %14s\n",
+    std::printf("%-22s %-12s %-8s %10.0f %10.0f %16s %16s\n",
                 std::string(f.at("name").as_string()).c_str(), variants.c_str(),
                 std::string(m.at("default_runtime").as_string()).c_str(), number(inv.at("wasm")),
                 number(inv.at("docker")), p50_text("wasm").c_str(), p50_text("docker").c_str());
@@ -240,8 +240,9 @@ int logs(const ClientOptions& copts, const LogsOptions& o) {
         std::string(r.at("outcome").as_string()).c_str(), number(r.at("exit_code")),
         r.at("cold").as_bool() ? "yes" : "no", format_us(number(r.at("startup_us"))).c_str(),
         format_us(number(r.at("exec_us"))).c_str(), format_us(number(r.at("total_us"))).c_str(),
-        format_us(number(r.at("cpu_us"))).c_str(),
-        format_bytes(number(r.at("max_memory_bytes"))).c_str());
+        r.at("cpu_us").is_null() ? "-" : format_us(number(r.at("cpu_us"))).c_str(),
+        r.at("max_memory_bytes").is_null() ? "-"
+                                           : format_bytes(number(r.at("max_memory_bytes"))).c_str());
   }
   return 0;
 }

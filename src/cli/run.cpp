@@ -2,14 +2,19 @@
 
 #include <chrono>
 #include <cstdio>
+#include <cstdlib>
+#include <filesystem>
 #include <fstream>
 #include <iterator>
 #include <limits>
 
 #include "core/invocation.hpp"
+#include "service/platform.hpp"
+#include "store/blob_store.hpp"
 #include "wasm/engine.hpp"
 #include "wasm/executor.hpp"
 #include "wasm/module.hpp"
+#include "wasm/module_cache.hpp"
 
 namespace nebula::cli {
 namespace {
@@ -28,6 +33,45 @@ std::string format_us(std::int64_t us) {
     std::snprintf(buf, sizeof buf, "%.2f ms", static_cast<double>(us) / 1000.0);
   }
   return buf;
+}
+
+// Where `nebula run` keeps compiled modules: $NEBULA_CACHE_DIR, else
+// $XDG_CACHE_HOME/nebula, else ~/.cache/nebula; under run/.
+std::filesystem::path cache_dir() {
+  std::filesystem::path base;
+  if (const char* dir = std::getenv("NEBULA_CACHE_DIR"); dir != nullptr && *dir != '\0') {
+    base = dir;
+  } else if (const char* xdg = std::getenv("XDG_CACHE_HOME"); xdg != nullptr && *xdg != '\0') {
+    base = std::filesystem::path(xdg) / "nebula";
+  } else if (const char* home = std::getenv("HOME"); home != nullptr && *home != '\0') {
+    base = std::filesystem::path(home) / ".cache" / "nebula";
+  } else {
+    return {};
+  }
+  return base / "run";
+}
+
+// The module for `bytes`: from the compiled cache when this engine build
+// compiled it before (a memory map, no compilation), else compiled now and
+// cached for the next run, the way the server keeps its modules. `cached`
+// says which. A cache that cannot be opened only costs the compilation.
+Result<wasm::Module> load_module(const wasm::Engine& engine, const std::string& bytes,
+                                 bool& cached) {
+  cached = false;
+  auto digest = store::sha256_digest(bytes);
+  const auto dir = cache_dir();
+  if (!digest || dir.empty()) return wasm::Module::compile(engine, bytes);
+  auto blobs = store::BlobStore::open(dir);
+  if (!blobs) return wasm::Module::compile(engine, bytes);
+  wasm::ModuleCache cache(engine,
+                          service::compiled_artifacts(*blobs, wasm::Engine::compatibility_key()));
+  bool compiled = false;
+  auto module = cache.load(*digest, [&bytes, &compiled]() -> Result<std::string> {
+    compiled = true;
+    return bytes;
+  });
+  cached = module.has_value() && !compiled;
+  return module;
 }
 
 bool read_file(const std::string& path, std::string& out) {
@@ -84,6 +128,7 @@ int run_module(const RunOptions& options) {
 
   wasm::EngineOptions engine_options;
   engine_options.max_instances = 2;
+  engine_options.pooling = false;
   engine_options.max_memory_bytes = std::max<std::uint64_t>(spec.memory_bytes, 64ULL << 10);
   auto engine = wasm::Engine::create(engine_options);
   if (!engine) {
@@ -92,7 +137,8 @@ int run_module(const RunOptions& options) {
   }
 
   const auto t0 = Clock::now();
-  auto module = wasm::Module::compile(**engine, bytes);
+  bool cached = false;
+  auto module = load_module(**engine, bytes, cached);
   if (!module) {
     fail(options.module_path + ": " + module.error().message);
     return kExitUsage;
@@ -102,7 +148,7 @@ int run_module(const RunOptions& options) {
     fail(options.module_path + ": " + program.error().message);
     return kExitUsage;
   }
-  const auto compile_us =
+  const auto load_us =
       std::chrono::duration_cast<std::chrono::microseconds>(Clock::now() - t0).count();
 
   auto result = wasm::execute(**program, spec);
@@ -113,13 +159,13 @@ int run_module(const RunOptions& options) {
   std::fflush(stdout);
   if (options.timings) {
     std::fprintf(stderr,
-                 "nebula: compile %s, startup %s, exec %s, teardown %s, cpu %s, memory %.1f MiB, "
+                 "nebula: %s %s, startup %s, exec %s, teardown %s, cpu %s, memory %.1f MiB, "
                  "outcome %s\n",
-                 format_us(compile_us).c_str(), format_us(result->timings.startup_us).c_str(),
+                 cached ? "load (cached)" : "compile", format_us(load_us).c_str(), format_us(result->timings.startup_us).c_str(),
                  format_us(result->timings.exec_us).c_str(),
                  format_us(result->timings.teardown_us).c_str(),
-                 format_us(static_cast<std::int64_t>(result->cpu_us)).c_str(),
-                 static_cast<double>(result->max_memory_bytes) / (1024.0 * 1024.0),
+                 format_us(static_cast<std::int64_t>(result->cpu_us.value_or(0))).c_str(),
+                 static_cast<double>(result->max_memory_bytes.value_or(0)) / (1024.0 * 1024.0),
                  to_string(result->outcome));
   }
   switch (result->outcome) {

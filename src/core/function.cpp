@@ -158,6 +158,14 @@ bool is_valid_function_name(std::string_view name) noexcept {
   return true;
 }
 
+Status check_function_name(std::string_view name) {
+  if (is_valid_function_name(name)) return {};
+  return make_error(ErrorKind::kInvalidArgument,
+                    "invalid function name '" + std::string(name.substr(0, 80)) +
+                        "': use 1 to 63 characters of a-z, 0-9 and '-', starting with a letter "
+                        "or digit");
+}
+
 bool is_valid_digest(std::string_view digest) noexcept {
   constexpr std::string_view kPrefix = "sha256:";
   if (digest.size() != kPrefix.size() + 64 || digest.substr(0, kPrefix.size()) != kPrefix) {

@@ -20,12 +20,18 @@ enum class RuntimeKind { kWasm, kDocker };
 // `[a-z0-9][a-z0-9-]{0,62}`: safe in paths, labels and metric names.
 [[nodiscard]] bool is_valid_function_name(std::string_view name) noexcept;
 
+// kInvalidArgument naming the rule when `name` is not a valid function name.
+// Every layer that checks a name says it this way.
+[[nodiscard]] Status check_function_name(std::string_view name);
+
 // `sha256:` followed by 64 lowercase hex digits.
 [[nodiscard]] bool is_valid_digest(std::string_view digest) noexcept;
 
 using EnvList = std::vector<std::pair<std::string, std::string>>;
 
-// Warm container pool settings (DESIGN §6). max_warm == 0 means cold only.
+// Docker warm pool settings. max_warm == 0 means cold only: one container
+// per invocation. min_warm containers are started at deploy; idle ones are
+// stopped after idle_timeout_s, down to zero.
 struct DockerPool {
   std::uint32_t min_warm = 0;
   std::uint32_t max_warm = 0;
@@ -34,7 +40,7 @@ struct DockerPool {
   bool operator==(const DockerPool&) const = default;
 };
 
-// What a user deploys (DESIGN §3 manifest). At least one variant is set.
+// What a user deploys (the manifest, docs/api.md). At least one variant is set.
 struct Manifest {
   std::optional<std::string> wasm_module;   // "sha256:<hex>"
   std::optional<std::string> docker_image;  // e.g. "nebula-fn-hello:latest"

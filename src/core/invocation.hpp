@@ -10,7 +10,7 @@
 
 namespace nebula {
 
-// How an invocation ended (DESIGN §4).
+// How an invocation ended.
 enum class Outcome { kOk, kExit, kTrap, kTimeout, kMemory, kRejected };
 
 [[nodiscard]] const char* to_string(Outcome outcome) noexcept;
@@ -26,7 +26,14 @@ struct InvocationRequest {
   Limits limits;
 };
 
-// Phase durations in microseconds on the monotonic clock (DESIGN §4).
+// Phase durations in microseconds on the monotonic clock, defined the same
+// way for every runtime (docs/architecture.md has the table):
+//   queue    admission + waiting for a worker + waiting for a warm container
+//   startup  the cold start: store + WASI + instantiate, or container
+//            create + attach + start; 0 when a warm container was reused
+//   exec     the function's own run, until its output is drained
+//   teardown dropping the store, or removing the container
+//   total    request body read -> response ready
 struct Timings {
   std::int64_t queue_us = 0;
   std::int64_t startup_us = 0;
@@ -44,10 +51,14 @@ struct InvocationResult {
   std::string stderr_data;
   std::string message;  // trap message, timeout or limit explanation
   bool cold = true;
-  bool output_truncated = false;
+  bool output_truncated = false;  // stdout or stderr was cut at max_output_bytes
   Timings timings;
-  std::uint64_t cpu_us = 0;
-  std::uint64_t max_memory_bytes = 0;
+  // CPU time and peak memory the invocation cost: wasm, the thread's CPU time
+  // and the peak linear memory; docker, the container's cgroup counters, for
+  // cold and warm containers alike. Unset when the figure could not be read:
+  // never a stand-in measured another way.
+  std::optional<std::uint64_t> cpu_us;
+  std::optional<std::uint64_t> max_memory_bytes;
 };
 
 // One row of the invocation log.
@@ -58,9 +69,10 @@ struct InvocationRecord {
   Outcome outcome = Outcome::kOk;
   int exit_code = 0;
   bool cold = true;
+  bool output_truncated = false;
   Timings timings;
-  std::uint64_t cpu_us = 0;
-  std::uint64_t max_memory_bytes = 0;
+  std::optional<std::uint64_t> cpu_us;
+  std::optional<std::uint64_t> max_memory_bytes;
   std::uint64_t input_bytes = 0;
   std::uint64_t output_bytes = 0;
   std::int64_t started_at_us = 0;  // unix µs, for ordering only
@@ -70,5 +82,11 @@ struct InvocationRecord {
 
 // The last `max_bytes` of a log, cut at a UTF-8 boundary.
 [[nodiscard]] std::string tail_of(std::string_view text, std::size_t max_bytes);
+
+// `text` as valid UTF-8: every byte sequence that is not well-formed UTF-8
+// (a stray byte, a character cut in half, an overlong or surrogate form)
+// becomes U+FFFD. What a function or a client sent may be anything; what
+// goes into a JSON document must be text.
+[[nodiscard]] std::string valid_utf8(std::string_view text);
 
 }  // namespace nebula

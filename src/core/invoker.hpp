@@ -5,6 +5,7 @@
 #include <cstddef>
 #include <functional>
 #include <string>
+#include <utility>
 
 #include "core/function.hpp"
 #include "core/invocation.hpp"
@@ -19,16 +20,21 @@ struct Invocation {
   InvocationRecord record;
 };
 
-// Admission, timing and recording around the two runtimes (DESIGN §2, §4).
-// Transport-free: the HTTP layer admits on an I/O thread, then calls run()
-// on a worker thread.
+// Admission, timing and record assembly around the runtimes. The invoker is
+// the one place that decides what an invocation's timings mean: it composes
+// its own waits with the runtime's (queue = admission + worker slot + the
+// runtime's own wait, such as a free warm container) and measures total
+// from the request body being read to the response being ready.
+//
+// Transport-free: the caller admits on an I/O thread (cheap, never blocks),
+// then calls run() on a worker thread.
 //
 // Thread-safe.
 class Invoker {
  public:
   using Clock = std::chrono::steady_clock;
-  // Persists and counts a record; called on the worker thread before the
-  // response is sent, so an acknowledged invocation is always on record.
+  // Persists and counts a record; called on the worker thread before run()
+  // returns, so an acknowledged invocation is always on record.
   using RecordSink = std::function<void(const Invocation&)>;
   // Produces a new unique invocation id.
   using IdSource = std::function<std::string()>;
@@ -56,7 +62,16 @@ class Invoker {
     Clock::time_point admitted_;
   };
 
-  Invoker(Options options, Runtime* wasm, Runtime* docker, IdSource ids, RecordSink sink);
+  // What one invocation runs: a variant, the runtime that prepared it, and
+  // the function it belongs to. Borrowed for the duration of run().
+  struct Target {
+    Runtime& runtime;
+    PreparedVariant& variant;
+    const Function& function;
+    RuntimeKind kind;
+  };
+
+  Invoker(Options options, IdSource ids, RecordSink sink);
 
   // Reserves a slot, or kOverloaded when max_pending invocations are
   // already admitted.
@@ -64,18 +79,17 @@ class Invoker {
 
   // Runs one invocation on the calling (worker) thread. `received` is when
   // the request body had been read (the start of `total`). Errors are the
-  // platform's (no such variant, runtime unavailable); a failing function
-  // is an Invocation with an outcome other than ok.
-  [[nodiscard]] Result<Invocation> run(Ticket ticket, const Function& function, RuntimeKind kind,
-                                       InvocationRequest request, Clock::time_point received);
+  // platform's (runtime unavailable, overloaded) and leave no record; a
+  // failing function is an Invocation with an outcome other than ok.
+  [[nodiscard]] Result<Invocation> run(Ticket ticket, const Target& target,
+                                       const InvocationRequest& request,
+                                       Clock::time_point received);
 
   [[nodiscard]] std::size_t pending() const noexcept { return pending_.load(); }
   [[nodiscard]] std::size_t running() const noexcept { return running_.load(); }
 
  private:
   Options options_;
-  Runtime* wasm_;
-  Runtime* docker_;
   IdSource ids_;
   RecordSink sink_;
   std::atomic<std::size_t> pending_{0};

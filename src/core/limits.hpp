@@ -4,7 +4,7 @@
 
 namespace nebula {
 
-// Per-function resource limits (DESIGN §3 defaults). Both runtimes enforce
+// Per-function resource limits and their defaults. Both runtimes enforce
 // the same numbers.
 struct Limits {
   static constexpr std::uint32_t kDefaultTimeoutMs = 10'000;

@@ -37,7 +37,7 @@ inline constexpr ApiVersion kNewestApiVersion{1, 43};
 inline constexpr ApiVersion kOldestApiVersion{1, 30};
 
 // Every label Nebula puts on a container. `nebula.function` marks Nebula's
-// containers (DESIGN §5: leftovers are found by it); `nebula.instance` names
+// containers (leftovers are found by it); `nebula.instance` names
 // the process that created it, so that a running Nebula never removes
 // another live one's containers by mistake.
 inline constexpr std::string_view kFunctionLabel = "nebula.function";
@@ -88,7 +88,7 @@ struct ContainerSummary {
 };
 
 // Everything Nebula sets when it creates a container. Isolation settings
-// (DESIGN §5) are not optional: create_container_body always writes them.
+// are not optional: create_container_body always writes them.
 struct ContainerSpec {
   std::string image;
   std::vector<std::string> entrypoint;  // empty: the image's own

@@ -4,6 +4,10 @@
 #include <filesystem>
 #include <fstream>
 #include <sstream>
+#include <utility>
+
+#include <fcntl.h>
+#include <unistd.h>
 
 namespace nebula::docker {
 namespace fs = std::filesystem;
@@ -132,13 +136,14 @@ CgroupUsage CgroupAccounting::read(std::string_view parent) const {
   const fs::path root(root_);
   if (v2_) {
     const fs::path dir = under(root, parent);
-    usage.cpu_us = read_keyed(dir / "cpu.stat", "usage_usec").value_or(0);
-    // memory.peak appeared in Linux 5.19; without it the peak is unknown (0).
-    usage.max_memory_bytes = read_u64(dir / "memory.peak").value_or(0);
+    usage.cpu_us = read_keyed(dir / "cpu.stat", "usage_usec");
+    // memory.peak appeared in Linux 5.19; without it the peak is unknown.
+    usage.max_memory_bytes = read_u64(dir / "memory.peak");
   } else {
-    usage.cpu_us = read_u64(under(root / "cpuacct", parent) / "cpuacct.usage").value_or(0) / 1000;
-    usage.max_memory_bytes =
-        read_u64(under(root / "memory", parent) / "memory.max_usage_in_bytes").value_or(0);
+    if (auto ns = read_u64(under(root / "cpuacct", parent) / "cpuacct.usage")) {
+      usage.cpu_us = *ns / 1000;
+    }
+    usage.max_memory_bytes = read_u64(under(root / "memory", parent) / "memory.max_usage_in_bytes");
   }
   return usage;
 }
@@ -173,40 +178,142 @@ void CgroupAccounting::remove_stale_instances() const {
   }
 }
 
-std::optional<std::uint64_t> CgroupAccounting::oom_kills_of_pid(std::string_view root, int pid) {
+namespace {
+
+// The cgroup paths of a process, from /proc/<pid>/cgroup: lines are
+// "id:controllers:path"; v1 has one per hierarchy, v2 a single "0::path".
+struct ProcessCgroups {
+  std::string unified;  // v2
+  std::string cpuacct;  // v1
+  std::string memory;   // v1
+};
+
+std::optional<ProcessCgroups> cgroups_of_pid(int pid) {
   if (pid <= 0) return std::nullopt;
   auto text = read_text(fs::path("/proc") / std::to_string(pid) / "cgroup");
   if (!text) return std::nullopt;
+  ProcessCgroups found;
   std::istringstream lines(*text);
   std::string line;
-  // Lines are "id:controllers:path"; v1 has one per hierarchy, v2 one "0::".
   while (std::getline(lines, line)) {
     const std::size_t first = line.find(':');
     const std::size_t second = line.find(':', first + 1);
     if (first == std::string::npos || second == std::string::npos) continue;
     const std::string_view controllers =
         std::string_view(line).substr(first + 1, second - first - 1);
-    const std::string_view path = std::string_view(line).substr(second + 1);
+    const std::string path = line.substr(second + 1);
     if (controllers.empty() && line.compare(0, first, "0") == 0) {
-      // v2 counts kills below this cgroup in memory.events too.
-      const fs::path dir = under(fs::path(root), path);
-      if (auto kills = read_keyed(dir / "memory.events", "oom_kill")) return kills;
+      found.unified = path;
       continue;
     }
     std::string_view rest = controllers;
     while (!rest.empty()) {
       const std::size_t comma = rest.find(',');
       const std::string_view controller = rest.substr(0, comma);
-      if (controller == "memory") {
-        // memory.oom_control has "oom_kill N" since Linux 4.13.
-        return read_keyed(under(fs::path(root) / "memory", path) / "memory.oom_control",
-                          "oom_kill");
-      }
+      if (controller == "cpuacct") found.cpuacct = path;
+      if (controller == "memory") found.memory = path;
       if (comma == std::string_view::npos) break;
       rest.remove_prefix(comma + 1);
     }
   }
-  return std::nullopt;
+  return found;
+}
+
+bool write_text(const fs::path& path, std::string_view text) {
+  std::ofstream out(path);
+  out << text;
+  out.flush();
+  return static_cast<bool>(out);
+}
+
+}  // namespace
+
+std::optional<ContainerCgroup> ContainerCgroup::of_pid(const std::string& root, int pid) {
+  auto paths = cgroups_of_pid(pid);
+  if (!paths) return std::nullopt;
+  ContainerCgroup cgroup;
+  std::error_code ec;
+  if (fs::exists(fs::path(root) / "cgroup.controllers", ec)) {
+    if (paths->unified.empty()) return std::nullopt;
+    cgroup.v2_ = true;
+    cgroup.cpu_dir_ = under(fs::path(root), paths->unified).string();
+    cgroup.memory_dir_ = cgroup.cpu_dir_;
+  } else {
+    if (paths->cpuacct.empty() || paths->memory.empty()) return std::nullopt;
+    cgroup.cpu_dir_ = under(fs::path(root) / "cpuacct", paths->cpuacct).string();
+    cgroup.memory_dir_ = under(fs::path(root) / "memory", paths->memory).string();
+  }
+  return cgroup;
+}
+
+ContainerCgroup::ContainerCgroup(ContainerCgroup&& other) noexcept
+    : v2_(other.v2_),
+      cpu_dir_(std::move(other.cpu_dir_)),
+      memory_dir_(std::move(other.memory_dir_)),
+      cpu_before_us_(other.cpu_before_us_),
+      peak_reset_(other.peak_reset_),
+      peak_fd_(std::exchange(other.peak_fd_, -1)) {}
+
+ContainerCgroup& ContainerCgroup::operator=(ContainerCgroup&& other) noexcept {
+  if (this != &other) {
+    if (peak_fd_ >= 0) ::close(peak_fd_);
+    v2_ = other.v2_;
+    cpu_dir_ = std::move(other.cpu_dir_);
+    memory_dir_ = std::move(other.memory_dir_);
+    cpu_before_us_ = other.cpu_before_us_;
+    peak_reset_ = other.peak_reset_;
+    peak_fd_ = std::exchange(other.peak_fd_, -1);
+  }
+  return *this;
+}
+
+ContainerCgroup::~ContainerCgroup() {
+  if (peak_fd_ >= 0) ::close(peak_fd_);
+}
+
+void ContainerCgroup::begin() {
+  if (v2_) {
+    cpu_before_us_ = read_keyed(fs::path(cpu_dir_) / "cpu.stat", "usage_usec");
+    if (peak_fd_ < 0) {
+      peak_fd_ = ::open((fs::path(memory_dir_) / "memory.peak").c_str(), O_RDWR | O_CLOEXEC);
+    }
+    peak_reset_ = peak_fd_ >= 0 && ::write(peak_fd_, "reset\n", 6) == 6;
+  } else {
+    auto ns = read_u64(fs::path(cpu_dir_) / "cpuacct.usage");
+    cpu_before_us_ = ns ? std::optional<std::uint64_t>(*ns / 1000) : std::nullopt;
+    peak_reset_ = write_text(fs::path(memory_dir_) / "memory.max_usage_in_bytes", "0");
+  }
+}
+
+CgroupUsage ContainerCgroup::end() {
+  CgroupUsage usage;
+  std::optional<std::uint64_t> cpu_after;
+  if (v2_) {
+    cpu_after = read_keyed(fs::path(cpu_dir_) / "cpu.stat", "usage_usec");
+    if (peak_reset_) {
+      char buf[32];
+      const ssize_t n = ::pread(peak_fd_, buf, sizeof buf - 1, 0);
+      if (n > 0) usage.max_memory_bytes = parse_u64(std::string_view(buf, static_cast<std::size_t>(n)));
+    }
+  } else {
+    if (auto ns = read_u64(fs::path(cpu_dir_) / "cpuacct.usage")) cpu_after = *ns / 1000;
+    if (peak_reset_) {
+      usage.max_memory_bytes = read_u64(fs::path(memory_dir_) / "memory.max_usage_in_bytes");
+    }
+  }
+  if (cpu_before_us_ && cpu_after && *cpu_after >= *cpu_before_us_) {
+    usage.cpu_us = *cpu_after - *cpu_before_us_;
+  }
+  cpu_before_us_.reset();
+  peak_reset_ = false;
+  return usage;
+}
+
+std::optional<std::uint64_t> ContainerCgroup::oom_kills() const {
+  // v2 counts kills below this cgroup in memory.events; v1's
+  // memory.oom_control has "oom_kill N" since Linux 4.13.
+  if (v2_) return read_keyed(fs::path(memory_dir_) / "memory.events", "oom_kill");
+  return read_keyed(fs::path(memory_dir_) / "memory.oom_control", "oom_kill");
 }
 
 }  // namespace nebula::docker

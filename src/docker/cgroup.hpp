@@ -1,6 +1,6 @@
 #pragma once
 
-// CPU and memory of a container, read from its cgroup (DESIGN §4: docker
+// CPU and memory of a container, read from its cgroup (the docs: docker
 // `cpu_us` is the container's cgroup CPU usage, `max_memory_bytes` its
 // cgroup peak).
 //
@@ -30,9 +30,10 @@
 
 namespace nebula::docker {
 
+// A figure that could not be read is unset, never 0.
 struct CgroupUsage {
-  std::uint64_t cpu_us = 0;
-  std::uint64_t max_memory_bytes = 0;
+  std::optional<std::uint64_t> cpu_us;
+  std::optional<std::uint64_t> max_memory_bytes;
 };
 
 class CgroupAccounting {
@@ -49,7 +50,7 @@ class CgroupAccounting {
   [[nodiscard]] std::string parent_for(std::uint64_t n) const;
 
   // The totals of `parent` after its container exited. A counter that
-  // cannot be read is 0.
+  // cannot be read is unset.
   [[nodiscard]] CgroupUsage read(std::string_view parent) const;
 
   // Removes `parent` (and anything left below it) from every hierarchy.
@@ -63,12 +64,6 @@ class CgroupAccounting {
   // (leftovers of a crash), at start-up.
   void remove_stale_instances() const;
 
-  // How many times the kernel OOM-killed a process in the memory cgroup of
-  // host process `pid` (a running container's init). nullopt when it
-  // cannot be read.
-  [[nodiscard]] static std::optional<std::uint64_t> oom_kills_of_pid(std::string_view root,
-                                                                     int pid);
-
  private:
   [[nodiscard]] std::string instance_dir() const;  // "/nebula/<instance>"
 
@@ -77,6 +72,49 @@ class CgroupAccounting {
   bool v2_ = false;
   bool enabled_ = false;
   std::string disabled_reason_;
+};
+
+// The cgroup of one running container, located once from its init's host
+// pid (/proc/<pid>/cgroup), for what a warm container's requests cost: the
+// same counters a cold container is measured with, read around each request.
+//
+//   CPU:    the usage counter before and after the request (the watchdog's
+//           own work for the request counts: it is the container's cost).
+//   memory: the high-water mark, reset before the request and read after
+//           (cgroup v1: write 0 to memory.max_usage_in_bytes; v2: write to
+//           memory.peak, which resets it for reads through the same open
+//           file, Linux 6.12+).
+//
+// Not thread-safe: a warm container serves one request at a time.
+class ContainerCgroup {
+ public:
+  // nullopt when the process is gone or its cgroups cannot be found.
+  [[nodiscard]] static std::optional<ContainerCgroup> of_pid(const std::string& root, int pid);
+
+  ContainerCgroup(ContainerCgroup&& other) noexcept;
+  ContainerCgroup& operator=(ContainerCgroup&& other) noexcept;
+  ContainerCgroup(const ContainerCgroup&) = delete;
+  ContainerCgroup& operator=(const ContainerCgroup&) = delete;
+  ~ContainerCgroup();
+
+  // Before a request: remembers the CPU counter, resets the memory peak.
+  void begin();
+  // After it: CPU used and peak memory since begin(); unset for a figure
+  // that could not be had (no counter, or a peak that could not be reset).
+  [[nodiscard]] CgroupUsage end();
+
+  // How many times the kernel OOM-killed a process in this cgroup.
+  [[nodiscard]] std::optional<std::uint64_t> oom_kills() const;
+
+ private:
+  ContainerCgroup() = default;
+
+  bool v2_ = false;
+  std::string cpu_dir_;     // v1 cpuacct hierarchy dir, or the v2 cgroup dir
+  std::string memory_dir_;  // v1 memory hierarchy dir, or the v2 cgroup dir
+  std::optional<std::uint64_t> cpu_before_us_;
+  bool peak_reset_ = false;
+  int peak_fd_ = -1;  // v2: memory.peak, kept open for reset-then-read
 };
 
 }  // namespace nebula::docker

@@ -287,14 +287,18 @@ Status Client::ping() {
   return {};
 }
 
-Result<ApiVersion> Client::api_version() {
-  std::lock_guard lock(version_mutex_);
-  if (version_) return *version_;
+Result<EngineVersion> Client::engine_version() {
   auto response = call("GET", version_target(), {}, default_deadline());
   if (!response) return std::move(response).error();
   // 200: the version document; nothing else is defined.
   if (response->status != 200) return engine_refused("GET /version", *response);
-  auto engine = parse_version_response(response->body);
+  return parse_version_response(response->body);
+}
+
+Result<ApiVersion> Client::api_version() {
+  std::lock_guard lock(version_mutex_);
+  if (version_) return *version_;
+  auto engine = engine_version();
   if (!engine) return std::move(engine).error();
   auto chosen = negotiate_api_version(*engine);
   if (!chosen) return std::move(chosen).error();

@@ -90,6 +90,9 @@ class Client {
   // The API version in use, negotiated on first need with GET /version.
   [[nodiscard]] Result<ApiVersion> api_version();
 
+  // GET /version: what the engine says it is.
+  [[nodiscard]] Result<EngineVersion> engine_version();
+
   [[nodiscard]] Result<EngineInfo> info();
 
   // kNotFound when the engine does not have the image.

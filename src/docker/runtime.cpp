@@ -174,6 +174,13 @@ struct Runtime::Pool {
   bool closed = false;                               // the function was removed or replaced
 };
 
+// A docker variant: what prepare() learned, and the warm pool (null: cold
+// only). The pool lives exactly as long as the variant.
+struct Runtime::Variant final : PreparedVariant {
+  std::shared_ptr<const Prepared> prepared;
+  std::shared_ptr<Pool> pool;
+};
+
 Runtime::Runtime(RuntimeOptions options)
     : options_(std::move(options)), instance_(make_instance()), client_(options_.client) {
   reaper_ = std::thread([this] { reaper_loop(); });
@@ -187,19 +194,12 @@ Runtime::~Runtime() {
   reaper_cv_.notify_all();
   reaper_.join();
 
-  std::map<std::string, Entry, std::less<>> functions;
-  {
-    std::lock_guard lock(mutex_);
-    functions.swap(functions_);
-  }
-  for (auto& [name, entry] : functions) {
-    if (!entry.pool) continue;
-    close_pool(*entry.pool);
+  for (const std::shared_ptr<Pool>& pool : open_pools()) {
+    close_pool(*pool);
     // Invocations still running stop their container when they end.
-    std::unique_lock lock(entry.pool->mutex);
-    entry.pool->cv.wait(lock, [&pool = *entry.pool] {
-      return pool.busy == 0 && pool.starting == 0 && pool.stopping == 0;
-    });
+    std::unique_lock lock(pool->mutex);
+    pool->cv.wait(lock,
+                  [&pool] { return pool->busy == 0 && pool->starting == 0 && pool->stopping == 0; });
   }
   std::lock_guard lock(accounting_mutex_);
   if (accounting_) accounting_->remove_instance();
@@ -209,15 +209,22 @@ Status Runtime::ping() {
   return client_.ping();
 }
 
-Result<Runtime::Entry> Runtime::find(std::string_view name) const {
-  std::lock_guard lock(mutex_);
-  auto it = functions_.find(name);
-  if (it == functions_.end()) {
-    return make_error(ErrorKind::kNotFound, "function " + std::string(name) +
-                                                " is not prepared on the docker runtime; "
-                                                "deploy it with a docker image first");
+Result<EngineVersion> Runtime::version() {
+  return client_.engine_version();
+}
+
+std::vector<std::shared_ptr<Runtime::Pool>> Runtime::open_pools() const {
+  std::vector<std::shared_ptr<Pool>> pools;
+  std::lock_guard lock(pools_mutex_);
+  for (auto it = pools_.begin(); it != pools_.end();) {
+    if (auto pool = it->lock()) {
+      pools.push_back(std::move(pool));
+      ++it;
+    } else {
+      it = pools_.erase(it);
+    }
   }
-  return it->second;
+  return pools;
 }
 
 Result<const CgroupAccounting*> Runtime::accounting() {
@@ -247,17 +254,17 @@ ContainerSpec Runtime::base_spec(const Prepared& prepared, std::string_view mode
   return spec;
 }
 
-Status Runtime::prepare(const Function& function) {
+Result<std::shared_ptr<PreparedVariant>> Runtime::prepare(const Function& function) {
   const Manifest& manifest = function.manifest;
   if (!manifest.docker_image) {
-    return make_error(ErrorKind::kInvalidArgument,
-                      "function " + function.name + " has no docker image");
+    return make_error(ErrorKind::kNotFound,
+                      "function '" + function.name + "' has no docker variant");
   }
   auto image = client_.inspect_image(*manifest.docker_image);
   if (!image) return std::move(image).error();
 
-  Entry entry;
-  entry.prepared = std::make_shared<const Prepared>(Prepared{function, std::move(image).value()});
+  auto entry = std::make_shared<Variant>();
+  entry->prepared = std::make_shared<const Prepared>(Prepared{function, std::move(image).value()});
   const DockerPool& settings = manifest.docker_pool;
   if (settings.max_warm > 0) {
     std::error_code ec;
@@ -270,67 +277,51 @@ Status Runtime::prepare(const Function& function) {
                             "'); build the nebula-watchdog target or set docker_pool.max_warm "
                             "to 0");
     }
-    if (entry.prepared->image.command().empty()) {
+    if (entry->prepared->image.command().empty()) {
       return make_error(ErrorKind::kInvalidArgument,
                         "image " + *manifest.docker_image +
                             " has neither Entrypoint nor Cmd, so a warm container has nothing "
                             "to run");
     }
-    entry.pool = std::make_shared<Pool>(settings);
+    entry->pool = std::make_shared<Pool>(settings);
   }
-
-  std::shared_ptr<Pool> replaced;
+  if (!entry->pool) return std::shared_ptr<PreparedVariant>(std::move(entry));
   {
-    std::lock_guard lock(mutex_);
-    Entry& slot = functions_[function.name];
-    replaced = std::move(slot.pool);
-    slot = entry;
+    std::lock_guard lock(pools_mutex_);
+    pools_.push_back(entry->pool);
   }
-  if (replaced) close_pool(*replaced);
-  if (!entry.pool) return {};
 
   // Pre-warm min_warm containers (no more than max_warm).
-  Pool& pool = *entry.pool;
+  Pool& pool = *entry->pool;
   const std::uint32_t wanted = std::min(settings.min_warm, settings.max_warm);
   for (std::uint32_t i = 0; i < wanted; ++i) {
     {
       std::lock_guard lock(pool.mutex);
-      if (pool.closed) break;
       ++pool.starting;
     }
-    auto started = start_warm(*entry.prepared);
-    if (started) {
-      std::unique_ptr<WarmContainer> container = std::move(started).value();
-      std::unique_lock lock(pool.mutex);
-      if (!pool.closed) {
-        container->last_used = Clock::now();
-        pool.idle.push_back(std::move(container));
-        --pool.starting;
-        pool.cv.notify_one();
-        continue;
-      }
-      lock.unlock();
-      container->stop();
-      lock.lock();
-      --pool.starting;
-      pool.cv.notify_all();
-      break;
-    }
+    auto started = start_warm(*entry->prepared);
     {
       std::lock_guard lock(pool.mutex);
       --pool.starting;
       pool.cv.notify_all();
+      if (started) {
+        std::unique_ptr<WarmContainer> container = std::move(started).value();
+        container->last_used = Clock::now();
+        pool.idle.push_back(std::move(container));
+        continue;
+      }
     }
-    // A function whose containers cannot start cannot be deployed.
-    {
-      std::lock_guard lock(mutex_);
-      auto it = functions_.find(function.name);
-      if (it != functions_.end() && it->second.pool == entry.pool) functions_.erase(it);
-    }
+    // A function whose containers cannot start cannot be deployed: stop
+    // the ones already started (the pool goes with the variant).
     close_pool(pool);
     return std::move(started).error();
   }
-  return {};
+  return std::shared_ptr<PreparedVariant>(std::move(entry));
+}
+
+void Runtime::retire(PreparedVariant& variant) {
+  auto& docker = variant_cast<Variant>(variant);
+  if (docker.pool) close_pool(*docker.pool);
 }
 
 void Runtime::close_pool(Pool& pool) {
@@ -348,49 +339,39 @@ void Runtime::close_pool(Pool& pool) {
   pool.cv.notify_all();
 }
 
-void Runtime::remove(std::string_view name) {
-  std::shared_ptr<Pool> pool;
-  {
-    std::lock_guard lock(mutex_);
-    auto it = functions_.find(name);
-    if (it == functions_.end()) return;
-    pool = std::move(it->second.pool);
-    functions_.erase(it);
-  }
-  if (pool) close_pool(*pool);
-}
-
-std::size_t Runtime::warm_containers(std::string_view function) const {
-  std::shared_ptr<Pool> pool;
-  {
-    std::lock_guard lock(mutex_);
-    auto it = functions_.find(function);
-    if (it == functions_.end()) return 0;
-    pool = it->second.pool;
-  }
-  if (!pool) return 0;
-  std::lock_guard lock(pool->mutex);
+std::size_t Runtime::warm_containers(PreparedVariant& variant) const {
+  auto& docker = variant_cast<Variant>(variant);
+  if (!docker.pool) return 0;
+  std::lock_guard lock(docker.pool->mutex);
   // Every container that exists, including those still starting or being
   // removed: this is what the engine holds for the function.
-  return pool->total();
+  return docker.pool->total();
 }
 
-Result<InvocationResult> Runtime::invoke(const InvocationRequest& request) {
-  auto entry = find(request.function);
-  if (!entry) return std::move(entry).error();
-  return entry->pool ? invoke_warm(request) : invoke_cold(request);
+std::size_t Runtime::warm_containers() const {
+  std::size_t total = 0;
+  for (const std::shared_ptr<Pool>& pool : open_pools()) {
+    std::lock_guard lock(pool->mutex);
+    total += pool->total();
+  }
+  return total;
 }
 
-Result<InvocationResult> Runtime::invoke_cold(const InvocationRequest& request) {
-  const Clock::time_point begin = Clock::now();
-  auto entry = find(request.function);
-  if (!entry) return std::move(entry).error();
+Result<InvocationResult> Runtime::invoke(PreparedVariant& variant,
+                                         const InvocationRequest& request) {
+  auto& docker = variant_cast<Variant>(variant);
+  if (docker.pool) return invoke_warm(*docker.prepared, *docker.pool, request);
+  return invoke_cold(*docker.prepared, request);
+}
+
+Result<InvocationResult> Runtime::invoke_cold(const Prepared& prepared,
+                                              const InvocationRequest& request) {
   auto accounts = accounting();
   if (!accounts) return std::move(accounts).error();
   const CgroupAccounting& accounting = **accounts;
 
   const std::uint64_t n = ++sequence_;
-  ContainerSpec spec = base_spec(*entry->prepared, "cold");
+  ContainerSpec spec = base_spec(prepared, "cold");
   spec.memory_bytes = std::uint64_t{request.limits.memory_mb} * kMiB;
   spec.cmd = request.args;
   spec.env = request.env;
@@ -419,7 +400,6 @@ Result<InvocationResult> Runtime::invoke_cold(const InvocationRequest& request) 
 
   result.cpu_us = usage.cpu_us;
   result.max_memory_bytes = usage.max_memory_bytes;
-  result.timings.total_us = micros(Clock::now() - begin);
   return result;
 }
 
@@ -430,24 +410,16 @@ Result<std::unique_ptr<WarmContainer>> Runtime::start_warm(const Prepared& prepa
   spec.cmd = prepared.image.command();
   spec.env = manifest.env;
   spec.binds = {options_.watchdog_path + ":" + std::string(kWatchdogMountPoint) + ":ro"};
-  // No CgroupParent: a warm container serves many requests, each measured
-  // by the watchdog from its child's rusage.
+  // No CgroupParent: the container's own cgroup is read around each
+  // request (WarmContainer::call).
   const std::uint64_t n = ++sequence_;
   return WarmContainer::start(client_, spec, container_name(prepared.function.name, n),
                               options_.cgroup_root, Clock::now() + options_.client.call_timeout);
 }
 
-Result<InvocationResult> Runtime::invoke_warm(const InvocationRequest& request) {
+Result<InvocationResult> Runtime::invoke_warm(const Prepared& prepared, Pool& pool,
+                                              const InvocationRequest& request) {
   const Clock::time_point begin = Clock::now();
-  auto entry = find(request.function);
-  if (!entry) return std::move(entry).error();
-  if (!entry->pool) {
-    return make_error(ErrorKind::kInvalidArgument,
-                      "function " + request.function +
-                          " has no warm pool (docker_pool.max_warm is 0); it runs cold");
-  }
-  Pool& pool = *entry->pool;
-  const Prepared& prepared = *entry->prepared;
   const auto timeout = std::chrono::milliseconds(request.limits.timeout_ms);
 
   // Take the most recently used idle container (LIFO, so that surplus
@@ -535,8 +507,10 @@ Result<InvocationResult> Runtime::invoke_warm(const InvocationRequest& request) 
       watchdog::Response& response = answer.response;
       result.stdout_data = std::move(response.stdout_data);
       result.stderr_data = std::move(response.stderr_data);
-      result.cpu_us = response.cpu_us;
-      result.max_memory_bytes = response.max_rss_bytes;
+      // The container's cgroup, as for a cold container; the watchdog's
+      // rusage of its child would be a different quantity.
+      result.cpu_us = answer.usage.cpu_us;
+      result.max_memory_bytes = answer.usage.max_memory_bytes;
       if (response.kind == watchdog::ExitKind::kSpawnFailed) {
         failure = make_error(ErrorKind::kInternal,
                              "the watchdog in a warm container of " + request.function +
@@ -608,18 +582,11 @@ Result<InvocationResult> Runtime::invoke_warm(const InvocationRequest& request) 
     pool.cv.notify_all();
   }
   if (failure) return std::move(*failure);
-  result.timings.total_us = micros(Clock::now() - begin);
   return result;
 }
 
 void Runtime::reap_idle() {
-  std::vector<std::shared_ptr<Pool>> pools;
-  {
-    std::lock_guard lock(mutex_);
-    for (const auto& [name, entry] : functions_) {
-      if (entry.pool) pools.push_back(entry.pool);
-    }
-  }
+  const std::vector<std::shared_ptr<Pool>> pools = open_pools();
   const Clock::time_point now = Clock::now();
   for (const std::shared_ptr<Pool>& pool : pools) {
     std::vector<std::unique_ptr<WarmContainer>> expired;
@@ -654,13 +621,6 @@ void Runtime::reaper_loop() {
     reap_idle();
     lock.lock();
   }
-}
-
-std::string watchdog_beside_executable() {
-  std::error_code ec;
-  const std::filesystem::path self = std::filesystem::read_symlink("/proc/self/exe", ec);
-  if (ec) return {};
-  return (self.parent_path() / "nebula-watchdog").string();
 }
 
 Status Runtime::cleanup_leftovers() {

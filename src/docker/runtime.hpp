@@ -1,13 +1,12 @@
 #pragma once
 
-// The container backend (DESIGN §2, §4–§6).
+// The container backend.
 //
 // Cold mode starts one container per invocation: create, attach, start, body
 // to stdin, output until EOF, wait, remove. Warm mode keeps a pool of
 // containers per function running Nebula's watchdog, one request at a time
 // each. invoke() picks warm when the manifest has docker_pool.max_warm > 0,
-// else cold; invoke_cold() and invoke_warm() force a mode (the benchmark
-// compares them).
+// else cold.
 //
 // Scale to zero: a warm container idle longer than idle_timeout_s is stopped
 // and removed by a reaper thread, down to zero containers, whatever
@@ -28,6 +27,7 @@
 #include <string>
 #include <string_view>
 #include <thread>
+#include <vector>
 
 #include "core/runtime.hpp"
 #include "docker/cgroup.hpp"
@@ -69,30 +69,30 @@ class Runtime final : public nebula::Runtime {
   Runtime(const Runtime&) = delete;
   Runtime& operator=(const Runtime&) = delete;
 
-  [[nodiscard]] RuntimeKind kind() const noexcept override { return RuntimeKind::kDocker; }
-
   // Inspects the image (kNotFound if the engine does not have it) and, with
-  // a warm pool, starts min_warm containers. Replacing a prepared function
-  // stops its old warm containers.
-  [[nodiscard]] Status prepare(const Function& function) override;
+  // a warm pool, starts min_warm containers.
+  [[nodiscard]] Result<std::shared_ptr<PreparedVariant>> prepare(const Function& function) override;
 
-  // Forgets a function and stops its idle warm containers; busy ones are
-  // removed as soon as their invocation ends.
-  void remove(std::string_view name) override;
+  // Closes the variant's warm pool: idle containers stop now, busy ones as
+  // soon as their invocation ends.
+  void retire(PreparedVariant& variant) override;
 
-  [[nodiscard]] Result<InvocationResult> invoke(const InvocationRequest& request) override;
+  // Through the variant's warm pool when it has one, else in a container of
+  // its own (cold).
+  [[nodiscard]] Result<InvocationResult> invoke(PreparedVariant& variant,
+                                                const InvocationRequest& request) override;
 
-  // One container for this invocation, whatever the manifest says.
-  [[nodiscard]] Result<InvocationResult> invoke_cold(const InvocationRequest& request);
-  // Through the function's warm pool; kInvalidArgument without one.
-  [[nodiscard]] Result<InvocationResult> invoke_warm(const InvocationRequest& request);
-
-  // Warm containers of a function that exist on the engine (idle, busy,
+  // Warm containers of a variant that exist on the engine (idle, busy,
   // starting or being removed), for metrics.
-  [[nodiscard]] std::size_t warm_containers(std::string_view function) const;
+  [[nodiscard]] std::size_t warm_containers(PreparedVariant& variant) const;
+  // The same over every open pool.
+  [[nodiscard]] std::size_t warm_containers() const;
 
   // Is the engine there? (GET /_ping; for /readyz.)
   [[nodiscard]] Status ping();
+
+  // The engine's version, for GET /v1/info.
+  [[nodiscard]] Result<EngineVersion> version();
 
   // Removes every container labelled nebula.function that another Nebula
   // process left behind (a crash), and its stale accounting cgroups.
@@ -104,17 +104,19 @@ class Runtime final : public nebula::Runtime {
  private:
   struct Prepared;
   struct Pool;
-  struct Entry {
-    std::shared_ptr<const Prepared> prepared;
-    std::shared_ptr<Pool> pool;  // null: cold only
-  };
+  struct Variant;
 
-  [[nodiscard]] Result<Entry> find(std::string_view name) const;
+  [[nodiscard]] Result<InvocationResult> invoke_cold(const Prepared& prepared,
+                                                     const InvocationRequest& request);
+  [[nodiscard]] Result<InvocationResult> invoke_warm(const Prepared& prepared, Pool& pool,
+                                                     const InvocationRequest& request);
   [[nodiscard]] Result<const CgroupAccounting*> accounting();
   [[nodiscard]] ContainerSpec base_spec(const Prepared& prepared, std::string_view mode) const;
   [[nodiscard]] std::string container_name(std::string_view function, std::uint64_t n) const;
   [[nodiscard]] Result<std::unique_ptr<WarmContainer>> start_warm(const Prepared& prepared);
   void close_pool(Pool& pool);
+  // Open pools, for the reaper and shutdown (expired entries are dropped).
+  [[nodiscard]] std::vector<std::shared_ptr<Pool>> open_pools() const;
   void reap_idle();
   void reaper_loop();
 
@@ -123,8 +125,10 @@ class Runtime final : public nebula::Runtime {
   Client client_;
   std::atomic<std::uint64_t> sequence_{0};
 
-  mutable std::mutex mutex_;  // guards functions_
-  std::map<std::string, Entry, std::less<>> functions_;
+  // Every pool a prepared variant holds. Weak: a pool lives as long as its
+  // variant; this list only lets the reaper and shutdown reach it.
+  mutable std::mutex pools_mutex_;
+  mutable std::vector<std::weak_ptr<Pool>> pools_;  // guarded by pools_mutex_
 
   std::mutex accounting_mutex_;  // guards accounting_ (set once)
   std::optional<CgroupAccounting> accounting_;
@@ -134,10 +138,5 @@ class Runtime final : public nebula::Runtime {
   bool stopping_ = false;
   std::thread reaper_;
 };
-
-// Where `nebula` finds the watchdog by default: beside its own executable
-// (the build puts both in ${CMAKE_BINARY_DIR}). Empty if /proc/self/exe
-// cannot be read.
-[[nodiscard]] std::string watchdog_beside_executable();
 
 }  // namespace nebula::docker

@@ -54,11 +54,12 @@ Result<std::unique_ptr<WarmContainer>> WarmContainer::start(Client& client,
                                                      spec.image + " did not start: " + why));
   }
 
-  // The init's host pid locates the container's memory cgroup, whose OOM
-  // counter tells a memory kill from any other SIGKILL.
+  // The init's host pid locates the container's cgroups: their counters
+  // measure each request, and the OOM counter tells a memory kill from any
+  // other SIGKILL.
   if (auto state = client.inspect_container(*id)) {
-    container->pid_ = state->pid;
-    container->oom_kills_ = CgroupAccounting::oom_kills_of_pid(container->cgroup_root_, state->pid);
+    container->cgroup_ = ContainerCgroup::of_pid(container->cgroup_root_, state->pid);
+    if (container->cgroup_) container->oom_kills_ = container->cgroup_->oom_kills();
   }
   container->last_used = Clock::now();
   return container;
@@ -86,7 +87,8 @@ void WarmContainer::stop() {
 }
 
 std::optional<bool> WarmContainer::oom_kill_since_last_check() {
-  const std::optional<std::uint64_t> now = CgroupAccounting::oom_kills_of_pid(cgroup_root_, pid_);
+  if (!cgroup_) return std::nullopt;
+  const std::optional<std::uint64_t> now = cgroup_->oom_kills();
   if (!now || !oom_kills_) return std::nullopt;
   const bool killed = *now > *oom_kills_;
   oom_kills_ = now;
@@ -134,12 +136,14 @@ WarmContainer::Answer WarmContainer::call(const watchdog::Request& request,
   const std::string frame = watchdog::encode_request(request);
   std::optional<std::string> payload;
   std::string error;
+  if (cgroup_) cgroup_->begin();
   auto end = stream_.exchange(
       frame, false,
       [this, &payload, &error](StreamKind kind, std::string_view data) {
         return on_output(kind, data, watchdog::FrameType::kResponse, payload, error);
       },
       deadline);
+  if (cgroup_) answer.usage = cgroup_->end();
 
   if (end && *end == AttachedStream::End::kDeadline) {
     healthy_ = false;

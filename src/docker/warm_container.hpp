@@ -1,6 +1,6 @@
 #pragma once
 
-// One warm container (DESIGN §6): the function's image running Nebula's
+// One warm container: the function's image running Nebula's
 // watchdog as its entrypoint, with one attach stream kept open for its whole
 // life. Requests go down the stream as watchdog frames, responses come back
 // on its stdout; the watchdog's own stderr is kept as a short log.
@@ -14,6 +14,7 @@
 #include <string>
 
 #include "core/result.hpp"
+#include "docker/cgroup.hpp"
 #include "docker/client.hpp"
 #include "docker/watchdog_protocol.hpp"
 
@@ -34,7 +35,9 @@ class WarmContainer {
   struct Answer {
     End end = End::kAnswered;
     watchdog::Response response;
-    std::string error;  // for kBroken: what went wrong
+    std::string error;  // for kBroken: what went wrong, with the watchdog's log
+    // What the call cost the container (its cgroup, read around the call).
+    CgroupUsage usage;
   };
 
   // Creates, attaches and starts a container from `spec` (whose entrypoint
@@ -67,9 +70,6 @@ class WarmContainer {
   // (State.OOMKilled)?
   [[nodiscard]] bool died_of_oom();
 
-  // The last bytes the watchdog wrote on stderr.
-  [[nodiscard]] const std::string& log() const noexcept { return log_; }
-
   // Force-removes the container (best effort; the stream is closed first).
   void stop();
 
@@ -88,7 +88,7 @@ class WarmContainer {
   std::string cgroup_root_;
   watchdog::FrameReader reader_;
   std::string log_;
-  int pid_ = 0;
+  std::optional<ContainerCgroup> cgroup_;    // unset when it could not be located
   std::optional<std::uint64_t> oom_kills_;  // the counter at the last check
   bool healthy_ = true;
   bool stopped_ = false;

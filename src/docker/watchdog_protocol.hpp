@@ -1,6 +1,6 @@
 #pragma once
 
-// The frame format between Nebula and its watchdog (DESIGN §6), shared by the
+// The frame format between Nebula and its watchdog, shared by the
 // runtime and the watchdog binary. The watchdog is linked statically and has
 // no other Nebula code in it: this file uses only the standard library and
 // the header-only parts of core/result.hpp.

@@ -2,6 +2,8 @@
 
 #include <boost/json/serialize.hpp>
 
+#include "core/invocation.hpp"
+
 namespace nebula::http {
 
 namespace http = beast::http;
@@ -9,13 +11,18 @@ namespace http = beast::http;
 Response problem(http::status status, std::string_view title, std::string_view detail,
                  boost::json::object extra) {
   boost::json::object body = std::move(extra);
+  // Details quote what a client or a function sent, cut at byte counts:
+  // whatever they held, the document stays valid UTF-8 JSON.
+  for (auto& [key, value] : body) {
+    if (value.is_string()) value = valid_utf8(value.get_string());
+  }
   const auto code = static_cast<unsigned>(status);
   // A caller may name a specific problem type in `extra`; otherwise the
   // status code says it all (RFC 9457 §4.2.1).
   if (!body.contains("type")) body["type"] = "about:blank";
   body["title"] = title;
   body["status"] = code;
-  body["detail"] = detail;
+  body["detail"] = valid_utf8(detail);
   Response res{status, 11};
   res.set(http::field::content_type, "application/problem+json");
   res.body() = boost::json::serialize(body);

@@ -13,8 +13,11 @@
 #include <boost/beast/http/empty_body.hpp>
 #include <boost/beast/http/parser.hpp>
 #include <boost/beast/http/read.hpp>
+#include <boost/beast/http/serializer.hpp>
 #include <boost/beast/http/write.hpp>
 #include <boost/beast/version.hpp>
+
+#include "http/problem.hpp"
 
 namespace nebula::http {
 
@@ -31,19 +34,14 @@ struct Server::Connection {
 
 namespace {
 
-Response plain_error(http::status status, std::string_view title, std::string_view detail,
-                     unsigned version) {
-  Response res{status, version};
-  res.set(http::field::content_type, "application/problem+json");
-  std::string body = "{\"type\":\"about:blank\",\"title\":\"";
-  body += title;
-  body += "\",\"status\":";
-  body += std::to_string(static_cast<unsigned>(status));
-  body += ",\"detail\":\"";
-  body += detail;
-  body += "\"}";
-  res.body() = std::move(body);
+// A problem response the server sends on its own (before any handler ran),
+// after which the connection closes.
+Response closing_problem(http::status status, std::string_view title, std::string_view detail,
+                         unsigned version) {
+  Response res = problem(status, title, detail);
+  res.version(version);
   res.keep_alive(false);
+  res.set(http::field::server, "nebula");
   res.prepare_payload();
   return res;
 }
@@ -162,13 +160,13 @@ asio::awaitable<void> Server::serve(std::shared_ptr<Connection> conn) {
     if (ec) {
       // End of stream, idle timeout, stop() or a malformed header.
       if (ec == http::error::header_limit) {
-        auto res = plain_error(http::status::request_header_fields_too_large,
+        auto res = closing_problem(http::status::request_header_fields_too_large,
                                "Request header too large", "headers exceed 16 KiB", 11);
         conn->stream.expires_after(options_.io_timeout);
         co_await http::async_write(conn->stream, res, asio::as_tuple(asio::use_awaitable));
       } else if (ec != http::error::end_of_stream && ec != asio::error::operation_aborted &&
                  ec != beast::error::timeout && ec != asio::error::connection_reset) {
-        auto res = plain_error(http::status::bad_request, "Bad request",
+        auto res = closing_problem(http::status::bad_request, "Bad request",
                                "malformed HTTP request: " + ec.message(), 11);
         conn->stream.expires_after(options_.io_timeout);
         co_await http::async_write(conn->stream, res, asio::as_tuple(asio::use_awaitable));
@@ -176,9 +174,10 @@ asio::awaitable<void> Server::serve(std::shared_ptr<Connection> conn) {
       break;
     }
     const auto version = parser.get().version();
-    const std::uint64_t limit = handler_.body_limit(parser.get().base());
+    const Dispatch dispatch = handler_.dispatch(parser.get().base());
+    const std::uint64_t limit = dispatch.body_limit;
     if (auto length = parser.content_length(); length && *length > limit) {
-      auto res = plain_error(http::status::payload_too_large, "Payload too large",
+      auto res = closing_problem(http::status::payload_too_large, "Payload too large",
                              "request body of " + std::to_string(*length) +
                                  " bytes exceeds the limit of " + std::to_string(limit) + " bytes",
                              version);
@@ -207,7 +206,7 @@ asio::awaitable<void> Server::serve(std::shared_ptr<Connection> conn) {
                                                           asio::as_tuple(asio::use_awaitable));
     if (ec) {
       if (ec == http::error::body_limit) {
-        auto res = plain_error(
+        auto res = closing_problem(
             http::status::payload_too_large, "Payload too large",
             "request body exceeds the limit of " + std::to_string(limit) + " bytes", version);
         co_await http::async_write(conn->stream, res, asio::as_tuple(asio::use_awaitable));
@@ -216,14 +215,24 @@ asio::awaitable<void> Server::serve(std::shared_ptr<Connection> conn) {
     }
     Request request = parser.release();
     const bool keep_alive = request.keep_alive();
-    Response response = co_await handler_.handle(request);
+    const bool head = request.method() == http::verb::head;
+    Response response = co_await handler_.handle(request, dispatch);
     response.version(version);
     response.keep_alive(keep_alive && !stopping_);
     response.set(http::field::server, "nebula");
     response.prepare_payload();
     conn->stream.expires_after(options_.io_timeout);
-    std::tie(ec, std::ignore) =
-        co_await http::async_write(conn->stream, response, asio::as_tuple(asio::use_awaitable));
+    if (head) {
+      // The GET response's header, Content-Length included, and no body:
+      // on a kept-alive connection a body here would be read as the next
+      // response.
+      http::response_serializer<http::string_body> serializer(response);
+      std::tie(ec, std::ignore) = co_await http::async_write_header(
+          conn->stream, serializer, asio::as_tuple(asio::use_awaitable));
+    } else {
+      std::tie(ec, std::ignore) =
+          co_await http::async_write(conn->stream, response, asio::as_tuple(asio::use_awaitable));
+    }
     if (ec || !response.keep_alive()) break;
   }
   conn->stream.socket().shutdown(tcp::socket::shutdown_send, ec);

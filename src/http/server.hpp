@@ -17,6 +17,7 @@
 #include <boost/beast/http/string_body.hpp>
 
 #include "core/result.hpp"
+#include "http/router.hpp"
 
 namespace nebula::http {
 
@@ -26,16 +27,24 @@ using Request = beast::http::request<beast::http::string_body>;
 using Response = beast::http::response<beast::http::string_body>;
 using RequestHeader = beast::http::request_header<>;
 
-// What the server asks of the application: how large a body a request may
-// carry (decided from its header, before the body is read), and the response.
+// What the application decided from a request's header, before its body is
+// read: the route, and how large a body that route accepts.
+struct Dispatch {
+  std::uint64_t body_limit = 0;
+  RouteMatch match;
+};
+
+// What the server asks of the application. The route is chosen once, from
+// the header; the server enforces its body limit while reading (a larger
+// body gets 413 without being read) and hands the same dispatch back.
 class Handler {
  public:
   virtual ~Handler() = default;
-  // The largest acceptable body; a larger one gets 413 without being read.
-  [[nodiscard]] virtual std::uint64_t body_limit(const RequestHeader& header) const = 0;
-  // Runs on an I/O thread: must not block (offload to the worker pool).
-  // `request` outlives the returned awaitable (the caller awaits it).
-  virtual asio::awaitable<Response> handle(Request& request) = 0;
+  [[nodiscard]] virtual Dispatch dispatch(const RequestHeader& header) const = 0;
+  // Runs on an I/O thread: must not block (offload to a worker pool).
+  // `request` and `dispatch` outlive the returned awaitable (the caller
+  // awaits it).
+  virtual asio::awaitable<Response> handle(Request& request, const Dispatch& dispatch) = 0;
 };
 
 struct ServerOptions {

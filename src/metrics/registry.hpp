@@ -22,7 +22,7 @@ inline constexpr std::array<std::int64_t, 19> kBucketBoundsUs = {
     10,     25,     50,      100,     250,     500,       1'000,     2'500,     5'000,     10'000,
     25'000, 50'000, 100'000, 250'000, 500'000, 1'000'000, 2'500'000, 5'000'000, 10'000'000};
 
-// Nebula's Prometheus metrics (DESIGN §2 metrics/):
+// Nebula's Prometheus metrics:
 //
 //   nebula_invocations_total{function,runtime,outcome}        counter
 //   nebula_cold_starts_total{function,runtime}                counter
@@ -55,7 +55,7 @@ class Registry {
   Registry& operator=(const Registry&) = delete;
 
   // Counts one finished invocation. Start-up is observed for cold starts
-  // only (a warm reuse has none, DESIGN §4); exec is not observed for a
+  // only (a warm reuse has none, ); exec is not observed for a
   // rejected invocation (it never ran); total always is. Negative durations
   // count as 0.
   void record_invocation(std::string_view function, RuntimeKind runtime, Outcome outcome, bool cold,

@@ -12,7 +12,7 @@ namespace nebula::store {
 // The digest of `bytes` in Nebula's form, "sha256:<64 lowercase hex>".
 [[nodiscard]] Result<std::string> sha256_digest(std::string_view bytes);
 
-// Content-addressed files under a data directory (DESIGN §7):
+// Content-addressed files under a data directory:
 //
 //   <data>/blobs/sha256/<hex>                          module bytes
 //   <data>/blobs/compiled/<engine_hash>/<hex>.cwasm    compiled-module cache

@@ -13,7 +13,7 @@ namespace fs = std::filesystem;
 // PRAGMA user_version of the newest schema. Each step in kMigrations takes
 // the database from version i to i + 1; a released step is never edited,
 // only followed by a new one.
-constexpr std::int64_t kSchemaVersion = 1;
+constexpr std::int64_t kSchemaVersion = 2;
 
 constexpr const char* kMigrations[kSchemaVersion] = {
     // 0 -> 1: functions and their invocation log. Runtimes and outcomes are
@@ -54,25 +54,55 @@ CREATE TABLE invocations (
 );
 CREATE INDEX invocations_by_function ON invocations (function, seq);
 )sql",
+    // 1 -> 2: cpu_us and max_memory_bytes may be NULL (a figure that could
+    // not be measured is not 0), and output_truncated says whether the
+    // output was cut at max_output_bytes. SQLite cannot relax NOT NULL in
+    // place: the table is copied.
+    R"sql(
+CREATE TABLE invocations_v2 (
+  seq              INTEGER PRIMARY KEY,
+  id               TEXT NOT NULL UNIQUE,
+  function         TEXT NOT NULL REFERENCES functions(name) ON DELETE CASCADE,
+  runtime          TEXT NOT NULL,
+  outcome          TEXT NOT NULL,
+  exit_code        INTEGER NOT NULL,
+  cold             INTEGER NOT NULL,
+  queue_us         INTEGER NOT NULL,
+  startup_us       INTEGER NOT NULL,
+  exec_us          INTEGER NOT NULL,
+  teardown_us      INTEGER NOT NULL,
+  total_us         INTEGER NOT NULL,
+  cpu_us           INTEGER,
+  max_memory_bytes INTEGER,
+  input_bytes      INTEGER NOT NULL,
+  output_bytes     INTEGER NOT NULL,
+  started_at_us    INTEGER NOT NULL,
+  message          TEXT NOT NULL,
+  stderr_tail      TEXT NOT NULL,
+  output_truncated INTEGER NOT NULL DEFAULT 0
+);
+INSERT INTO invocations_v2 (seq, id, function, runtime, outcome, exit_code, cold, queue_us,
+  startup_us, exec_us, teardown_us, total_us, cpu_us, max_memory_bytes, input_bytes,
+  output_bytes, started_at_us, message, stderr_tail)
+SELECT seq, id, function, runtime, outcome, exit_code, cold, queue_us, startup_us, exec_us,
+  teardown_us, total_us, cpu_us, max_memory_bytes, input_bytes, output_bytes, started_at_us,
+  message, stderr_tail FROM invocations;
+DROP TABLE invocations;
+ALTER TABLE invocations_v2 RENAME TO invocations;
+CREATE INDEX invocations_by_function ON invocations (function, seq);
+)sql",
 };
 
 // The columns of a record, in the order read_record expects and
-// bind_record binds (?1 … ?18).
+// bind_record binds (?1 … ?19).
 constexpr std::string_view kRecordColumns =
     "id, function, runtime, outcome, exit_code, cold, queue_us, startup_us, exec_us, "
     "teardown_us, total_us, cpu_us, max_memory_bytes, input_bytes, output_bytes, "
-    "started_at_us, message, stderr_tail";
+    "started_at_us, message, stderr_tail, output_truncated";
 
 std::int64_t now_unix_us() {
   const auto now = std::chrono::system_clock::now().time_since_epoch();
   return std::chrono::duration_cast<std::chrono::microseconds>(now).count();
-}
-
-Error invalid_name(std::string_view name) {
-  return make_error(ErrorKind::kInvalidArgument,
-                    "invalid function name '" + std::string(name.substr(0, 80)) +
-                        "': use 1 to 63 characters of a-z, 0-9 and '-', starting with a letter "
-                        "or digit");
 }
 
 Error function_not_found(std::string_view name) {
@@ -103,6 +133,9 @@ Status bind_record(Statement& s, const InvocationRecord& r) {
   auto integer = [&](std::int64_t v) {
     if (st) st = s.bind(++index, v);
   };
+  auto optional = [&](const std::optional<std::uint64_t>& v) {
+    if (st) st = v ? s.bind(++index, to_db(*v)) : s.bind_null(++index);
+  };
   text(r.id);
   text(r.function);
   text(to_string(r.runtime));
@@ -114,13 +147,14 @@ Status bind_record(Statement& s, const InvocationRecord& r) {
   integer(r.timings.exec_us);
   integer(r.timings.teardown_us);
   integer(r.timings.total_us);
-  integer(to_db(r.cpu_us));
-  integer(to_db(r.max_memory_bytes));
+  optional(r.cpu_us);
+  optional(r.max_memory_bytes);
   integer(to_db(r.input_bytes));
   integer(to_db(r.output_bytes));
   integer(r.started_at_us);
   text(r.message);
   text(r.stderr_tail);
+  integer(r.output_truncated ? 1 : 0);
   return st;
 }
 
@@ -146,13 +180,18 @@ Result<InvocationRecord> read_record(const Statement& s) {
   r.timings.exec_us = s.column_int64(c++);
   r.timings.teardown_us = s.column_int64(c++);
   r.timings.total_us = s.column_int64(c++);
-  r.cpu_us = from_db(s.column_int64(c++));
-  r.max_memory_bytes = from_db(s.column_int64(c++));
+  auto optional = [&s](int column) -> std::optional<std::uint64_t> {
+    if (s.column_is_null(column)) return std::nullopt;
+    return from_db(s.column_int64(column));
+  };
+  r.cpu_us = optional(c++);
+  r.max_memory_bytes = optional(c++);
   r.input_bytes = from_db(s.column_int64(c++));
   r.output_bytes = from_db(s.column_int64(c++));
   r.started_at_us = s.column_int64(c++);
   r.message = s.column_text(c++);
   r.stderr_tail = s.column_text(c++);
+  r.output_truncated = s.column_int64(c++) != 0;
   return r;
 }
 
@@ -314,7 +353,7 @@ Status Registry::prepare_statements() {
       {&stmts_->insert_invocation,
        "INSERT INTO invocations (" + record_columns +
            ") VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, "
-           "?18)"},
+           "?18, ?19)"},
       {&stmts_->count_invocations, "SELECT COUNT(*) FROM invocations WHERE function = ?1"},
       // The oldest ?2 records of a function: a range scan of the
       // (function, seq) index from its low end, then rowid deletes.
@@ -337,7 +376,7 @@ Status Registry::prepare_statements() {
 }
 
 Result<bool> Registry::put_function(const Function& function) {
-  if (!is_valid_function_name(function.name)) return invalid_name(function.name);
+  if (auto st = check_function_name(function.name); !st) return std::move(st).error();
   const std::string manifest = manifest_to_json(function.manifest);
 
   std::lock_guard lock(mutex_);
@@ -372,7 +411,7 @@ Result<bool> Registry::put_function(const Function& function) {
 }
 
 Result<Function> Registry::get_function(std::string_view name) {
-  if (!is_valid_function_name(name)) return invalid_name(name);
+  if (auto st = check_function_name(name); !st) return std::move(st).error();
   std::lock_guard lock(mutex_);
   Statement& s = stmts_->select_function;
   ResetOnExit reset(s);
@@ -400,7 +439,7 @@ Result<std::vector<Function>> Registry::list_functions() {
 }
 
 Result<bool> Registry::delete_function(std::string_view name) {
-  if (!is_valid_function_name(name)) return invalid_name(name);
+  if (auto st = check_function_name(name); !st) return std::move(st).error();
   std::lock_guard lock(mutex_);
   auto tx = Transaction::begin(stmts_->transaction());
   if (!tx) return std::move(tx).error();
@@ -434,7 +473,7 @@ Result<std::int64_t> Registry::kept_records(const std::string& function) {
 }
 
 Status Registry::add_invocation(const InvocationRecord& record) {
-  if (!is_valid_function_name(record.function)) return invalid_name(record.function);
+  if (auto st = check_function_name(record.function); !st) return std::move(st).error();
   if (record.id.empty()) {
     return make_error(ErrorKind::kInvalidArgument, "an invocation record needs an id");
   }
@@ -570,8 +609,8 @@ Result<Statement*> Registry::list_statement(const InvocationQuery& query) {
 }
 
 Result<std::vector<InvocationRecord>> Registry::list_invocations(const InvocationQuery& query) {
-  if (query.function && !is_valid_function_name(*query.function)) {
-    return invalid_name(*query.function);
+  if (query.function) {
+    if (auto st = check_function_name(*query.function); !st) return std::move(st).error();
   }
   const auto limit = static_cast<std::int64_t>(
       std::clamp<std::size_t>(query.limit, 1, InvocationQuery::kMaxLimit));
@@ -636,7 +675,7 @@ Result<InvocationRecord> Registry::get_invocation(std::string_view id) {
 }
 
 Result<FunctionStats> Registry::function_stats(std::string_view name) {
-  if (!is_valid_function_name(name)) return invalid_name(name);
+  if (auto st = check_function_name(name); !st) return std::move(st).error();
   FunctionStats stats;
   // Start-up times per runtime (index RuntimeKind), all and cold only.
   std::array<std::vector<std::int64_t>, 2> startups;

@@ -54,7 +54,7 @@ struct RuntimeStats {
   std::uint64_t cold_starts = 0;
   std::array<std::uint64_t, kOutcomeCount> by_outcome{};  // indexed by Outcome
   // Median (nearest rank) start-up of all kept records, and of the cold ones
-  // only; unset without records. A warm docker start-up is 0 (DESIGN §4), so
+  // only; unset without records. A warm docker start-up is 0, so
   // the second is the cold-start figure to compare across runtimes.
   std::optional<std::int64_t> p50_startup_us;
   std::optional<std::int64_t> p50_cold_startup_us;
@@ -75,7 +75,7 @@ struct FunctionStats {
 };
 
 // The SQLite registry of deployed functions and their invocation records
-// (DESIGN §7), in <data>/nebula.db.
+//, in <data>/nebula.db.
 //
 // Durability: WAL journal with synchronous=NORMAL. A commit is appended to
 // the WAL by write() before it returns, so it survives the process crashing

@@ -15,16 +15,18 @@ Result<std::unique_ptr<Engine>> Engine::create(const EngineOptions& options) {
   // segments instead of copying them.
   wasmtime_config_memory_init_cow_set(config, true);
 
-  wasmtime_pooling_allocation_config_t* pool = wasmtime_pooling_allocation_config_new();
-  wasmtime_pooling_allocation_config_total_core_instances_set(pool, options.max_instances);
-  wasmtime_pooling_allocation_config_total_memories_set(pool, options.max_instances);
-  wasmtime_pooling_allocation_config_total_tables_set(pool, options.max_instances);
-  wasmtime_pooling_allocation_config_max_memory_size_set(pool, options.max_memory_bytes);
-  wasmtime_pooling_allocation_config_linear_memory_keep_resident_set(pool,
-                                                                     options.keep_resident_bytes);
-  wasmtime_pooling_allocation_config_table_keep_resident_set(pool, 64 * 1024);
-  wasmtime_pooling_allocation_strategy_set(config, pool);
-  wasmtime_pooling_allocation_config_delete(pool);
+  if (options.pooling) {
+    wasmtime_pooling_allocation_config_t* pool = wasmtime_pooling_allocation_config_new();
+    wasmtime_pooling_allocation_config_total_core_instances_set(pool, options.max_instances);
+    wasmtime_pooling_allocation_config_total_memories_set(pool, options.max_instances);
+    wasmtime_pooling_allocation_config_total_tables_set(pool, options.max_instances);
+    wasmtime_pooling_allocation_config_max_memory_size_set(pool, options.max_memory_bytes);
+    wasmtime_pooling_allocation_config_linear_memory_keep_resident_set(pool,
+                                                                       options.keep_resident_bytes);
+    wasmtime_pooling_allocation_config_table_keep_resident_set(pool, 64 * 1024);
+    wasmtime_pooling_allocation_strategy_set(config, pool);
+    wasmtime_pooling_allocation_config_delete(pool);
+  }
 
   // wasm_engine_new_with_config takes ownership of config.
   OwnedEngine engine(wasm_engine_new_with_config(config));

@@ -14,6 +14,10 @@
 namespace nebula::wasm {
 
 struct EngineOptions {
+  // The pooling allocator reserves every instance slot up front: the
+  // server's choice (instantiation in microseconds). A one-shot run is
+  // faster without it (nothing to set up for one instance).
+  bool pooling = true;
   // Instances that may run at once (pooling allocator slots). Invocations
   // beyond this fail to instantiate, so keep it above the worker count.
   std::uint32_t max_instances = 128;

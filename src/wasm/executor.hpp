@@ -35,7 +35,7 @@ struct ExecSpec {
   std::uint64_t max_output_bytes = 6ULL << 20;
 };
 
-// Runs `_start` once in a fresh Store (DESIGN §4 phases: startup = Store +
+// Runs `_start` once in a fresh Store (phases: startup = Store +
 // WASI context + instantiation; exec = the `_start` call; teardown = dropping
 // the Store). A failing guest is an outcome, not an error: errors are only
 // for the host (e.g. every instance slot busy → kOverloaded).

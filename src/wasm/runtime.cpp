@@ -1,58 +1,68 @@
 #include "wasm/runtime.hpp"
 
-#include <mutex>
-
 #include "wasm/executor.hpp"
 
 namespace nebula::wasm {
+namespace {
+
+// A wasm variant: the program a function's module links to.
+struct WasmVariant final : PreparedVariant {
+  explicit WasmVariant(std::shared_ptr<const Program> p) : program(std::move(p)) {}
+  std::shared_ptr<const Program> program;
+};
+
+}  // namespace
 
 Runtime::Runtime(Engine& engine, ModuleLoader loader)
     : engine_(engine), loader_(std::move(loader)) {}
 
-Status Runtime::prepare(const Function& function) {
-  const auto& digest = function.manifest.wasm_module;
-  if (!digest) {
-    remove(function.name);
-    return {};
-  }
+Result<std::shared_ptr<const Program>> Runtime::program_for(const std::string& digest) {
   {
-    // Functions sharing a module share its Program: no second link.
-    std::shared_lock lock(mutex_);
-    for (const auto& [name, entry] : functions_) {
-      if (entry.digest == *digest) {
-        auto program = entry.program;
-        lock.unlock();
-        std::unique_lock write(mutex_);
-        functions_[function.name] = Entry{*digest, std::move(program)};
-        return {};
-      }
+    std::lock_guard lock(mutex_);
+    if (auto it = programs_.find(digest); it != programs_.end()) {
+      if (auto live = it->second.lock()) return live;
     }
   }
-  auto module = loader_(*digest);
+  // Loading may compile (milliseconds): outside the lock. Two callers may
+  // link the same module at once; the second one's copy wins the cache,
+  // both are correct.
+  auto module = loader_(digest);
   if (!module) return std::move(module).error();
   auto program = Program::link(engine_, std::move(*module));
   if (!program) return std::move(program).error();
-  std::unique_lock lock(mutex_);
-  functions_[function.name] = Entry{*digest, std::move(*program)};
-  return {};
-}
-
-void Runtime::remove(std::string_view name) {
-  std::unique_lock lock(mutex_);
-  if (auto it = functions_.find(name); it != functions_.end()) functions_.erase(it);
-}
-
-Result<InvocationResult> Runtime::invoke(const InvocationRequest& request) {
-  std::shared_ptr<const Program> program;
-  {
-    std::shared_lock lock(mutex_);
-    auto it = functions_.find(request.function);
-    if (it == functions_.end()) {
-      return make_error(ErrorKind::kNotFound,
-                        "function '" + request.function + "' has no wasm variant");
-    }
-    program = it->second.program;
+  std::lock_guard lock(mutex_);
+  for (auto it = programs_.begin(); it != programs_.end();) {
+    it = it->second.expired() ? programs_.erase(it) : std::next(it);
   }
+  programs_[digest] = *program;
+  return std::move(*program);
+}
+
+Result<std::shared_ptr<PreparedVariant>> Runtime::prepare(const Function& function) {
+  const auto& digest = function.manifest.wasm_module;
+  if (!digest) {
+    return make_error(ErrorKind::kNotFound,
+                      "function '" + function.name + "' has no wasm variant");
+  }
+  auto program = program_for(*digest);
+  if (!program) return std::move(program).error();
+  return std::shared_ptr<PreparedVariant>(std::make_shared<WasmVariant>(std::move(*program)));
+}
+
+void Runtime::retire(PreparedVariant& /*variant*/) {
+  // Nothing is held beyond the Program, which goes with its last reference.
+}
+
+std::size_t Runtime::live_programs() const {
+  std::lock_guard lock(mutex_);
+  std::size_t n = 0;
+  for (const auto& [digest, weak] : programs_) n += weak.expired() ? 0 : 1;
+  return n;
+}
+
+Result<InvocationResult> Runtime::invoke(PreparedVariant& variant,
+                                         const InvocationRequest& request) {
+  const auto& wasm = variant_cast<WasmVariant>(variant);
   ExecSpec spec;
   spec.stdin_bytes = request.body;
   spec.argv.reserve(request.args.size() + 1);
@@ -62,7 +72,7 @@ Result<InvocationResult> Runtime::invoke(const InvocationRequest& request) {
   spec.memory_bytes = static_cast<std::uint64_t>(request.limits.memory_mb) << 20;
   spec.timeout_ms = request.limits.timeout_ms;
   spec.max_output_bytes = request.limits.max_output_bytes;
-  return execute(*program, spec);
+  return execute(*wasm.program, spec);
 }
 
 }  // namespace nebula::wasm

@@ -3,7 +3,7 @@
 #include <functional>
 #include <map>
 #include <memory>
-#include <shared_mutex>
+#include <mutex>
 #include <string>
 
 #include "core/runtime.hpp"
@@ -12,13 +12,13 @@
 
 namespace nebula::wasm {
 
-// The WebAssembly backend (DESIGN §2, §4, §5). Each deployed function holds
-// a linked Program (an InstancePre); each invocation gets a fresh Store and
-// WASI context, so nothing leaks between invocations.
+// The WebAssembly backend. A prepared variant holds a linked Program (an
+// InstancePre); each invocation gets a fresh Store and WASI context, so
+// nothing leaks between invocations.
 //
-// Thread-safe: invoke() runs concurrently on the worker pool; prepare() and
-// remove() swap Programs under a writer lock, and a running invocation keeps
-// its Program alive through a shared_ptr.
+// Thread-safe. The only state is a cache of Programs by module digest, so
+// that functions deploying the same module share one compiled, linked copy;
+// the cache holds weak references and never keeps a Program alive.
 class Runtime final : public nebula::Runtime {
  public:
   // Returns the compiled module for a digest (from the compiled cache, or
@@ -27,23 +27,24 @@ class Runtime final : public nebula::Runtime {
 
   Runtime(Engine& engine, ModuleLoader loader);
 
-  [[nodiscard]] RuntimeKind kind() const noexcept override { return RuntimeKind::kWasm; }
-  [[nodiscard]] Status prepare(const Function& function) override;
-  void remove(std::string_view name) override;
-  [[nodiscard]] Result<InvocationResult> invoke(const InvocationRequest& request) override;
+  [[nodiscard]] Result<std::shared_ptr<PreparedVariant>> prepare(const Function& function) override;
+  void retire(PreparedVariant& variant) override;
+  [[nodiscard]] Result<InvocationResult> invoke(PreparedVariant& variant,
+                                                const InvocationRequest& request) override;
 
   [[nodiscard]] Engine& engine() noexcept { return engine_; }
 
+  // Programs currently alive (shared by every function using their module).
+  [[nodiscard]] std::size_t live_programs() const;
+
  private:
-  struct Entry {
-    std::string digest;
-    std::shared_ptr<const Program> program;
-  };
+  // Returns the Program for `digest`, linking it unless a live one exists.
+  [[nodiscard]] Result<std::shared_ptr<const Program>> program_for(const std::string& digest);
 
   Engine& engine_;
   ModuleLoader loader_;
-  mutable std::shared_mutex mutex_;
-  std::map<std::string, Entry, std::less<>> functions_;  // guarded by mutex_
+  mutable std::mutex mutex_;
+  std::map<std::string, std::weak_ptr<const Program>, std::less<>> programs_;  // guarded by mutex_
 };
 
 }  // namespace nebula::wasm

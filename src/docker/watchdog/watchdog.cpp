@@ -1,4 +1,4 @@
-// nebula-watchdog: the entrypoint of a warm container (DESIGN §6).
+// nebula-watchdog: the entrypoint of a warm container.
 //
 // Nebula bind-mounts this static binary into a function's container and runs
 //   /nebula-watchdog <the image's entrypoint and cmd…>

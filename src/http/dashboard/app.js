@@ -1,5 +1,5 @@
 // Nebula dashboard: a plain ES module with no dependencies. It talks to the
-// HTTP API of DESIGN.md §3 on its own origin and draws every chart as SVG.
+// HTTP API of docs/api.md on its own origin and draws every chart as SVG.
 //
 // Data flow: poll() fetches the function list and the newest invocation
 // records every POLL_MS; the records accumulate in `state.records` (so the

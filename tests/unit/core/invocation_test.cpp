@@ -29,3 +29,23 @@ TEST(TailOf, StartsOnACharacterBoundary) {
 
 }  // namespace
 }  // namespace nebula
+
+namespace nebula {
+namespace {
+
+TEST(ValidUtf8, KeepsTextAndReplacesEverythingElse) {
+  EXPECT_EQ(valid_utf8("plain ascii"), "plain ascii");
+  EXPECT_EQ(valid_utf8("caf\xC3\xA9 \xF0\x9F\x98\x80"), "caf\xC3\xA9 \xF0\x9F\x98\x80");
+  // A stray byte, a character cut in half at the end, an overlong '/', a
+  // surrogate and a code point past U+10FFFF.
+  EXPECT_EQ(valid_utf8("a\xFF" "b"), "a\xEF\xBF\xBD" "b");
+  EXPECT_EQ(valid_utf8("x\xF0\x9F\x98"), "x\xEF\xBF\xBD\xEF\xBF\xBD\xEF\xBF\xBD");
+  EXPECT_EQ(valid_utf8("\xC0\xAF"), "\xEF\xBF\xBD\xEF\xBF\xBD");
+  EXPECT_EQ(valid_utf8("\xED\xA0\x80"), "\xEF\xBF\xBD\xEF\xBF\xBD\xEF\xBF\xBD");
+  EXPECT_EQ(valid_utf8("\xF4\x90\x80\x80"),
+            "\xEF\xBF\xBD\xEF\xBF\xBD\xEF\xBF\xBD\xEF\xBF\xBD");
+  EXPECT_EQ(valid_utf8(std::string_view("nul\0ok", 6)), std::string("nul\0ok", 6));
+}
+
+}  // namespace
+}  // namespace nebula

@@ -62,8 +62,9 @@ std::string trimmed(std::string text) {
 TEST(DockerRuntimeCold, EchoesAndMeasuresEveryPhase) {
   NEBULA_REQUIRE_FIXTURE_IMAGE();
   Runtime runtime(test_options());
-  ASSERT_TRUE(runtime.prepare(make_function("fixture", kFixtureImage)));
-  auto result = runtime.invoke(make_request("fixture", "hello docker"));
+  auto variant = runtime.prepare(make_function("fixture", kFixtureImage));
+  ASSERT_TRUE(variant) << variant.error().message;
+  auto result = runtime.invoke(**variant, make_request("fixture", "hello docker"));
   ASSERT_TRUE(result) << result.error().message;
   EXPECT_EQ(result->outcome, Outcome::kOk);
   EXPECT_EQ(result->exit_code, 0);
@@ -72,14 +73,13 @@ TEST(DockerRuntimeCold, EchoesAndMeasuresEveryPhase) {
   EXPECT_GT(result->timings.startup_us, 0);
   EXPECT_GT(result->timings.exec_us, 0);
   EXPECT_GT(result->timings.teardown_us, 0);
-  EXPECT_GE(result->timings.total_us,
-            result->timings.startup_us + result->timings.exec_us + result->timings.teardown_us);
+  // total is the invoker's to measure (request read -> response ready).
   // This machine runs the cgroupfs driver (scripts/ensure-docker.sh), where
   // the per-invocation parent cgroup gives real numbers.
   auto info = test_client().info();
   if (info && info->cgroup_driver == "cgroupfs") {
-    EXPECT_GT(result->cpu_us, 0U);
-    EXPECT_GT(result->max_memory_bytes, 0U);
+    EXPECT_GT(result->cpu_us.value_or(0), 0U);
+    EXPECT_GT(result->max_memory_bytes.value_or(0), 0U);
   }
   EXPECT_EQ(containers_of(runtime), 0U);
 }
@@ -90,8 +90,9 @@ TEST(DockerRuntimeCold, FibonacciExampleAnswersRight) {
     GTEST_SKIP() << "nebula-fn-fibonacci:latest is not built (target example_images)";
   }
   Runtime runtime(test_options());
-  ASSERT_TRUE(runtime.prepare(make_function("fibonacci", "nebula-fn-fibonacci:latest")));
-  auto result = runtime.invoke_cold(make_request("fibonacci", "90"));
+  auto variant = runtime.prepare(make_function("fibonacci", "nebula-fn-fibonacci:latest"));
+  ASSERT_TRUE(variant) << variant.error().message;
+  auto result = runtime.invoke(**variant, make_request("fibonacci", "90"));
   ASSERT_TRUE(result) << result.error().message;
   EXPECT_EQ(result->outcome, Outcome::kOk) << result->stderr_data;
   EXPECT_EQ(trimmed(result->stdout_data), "2880067194370816120");
@@ -100,14 +101,15 @@ TEST(DockerRuntimeCold, FibonacciExampleAnswersRight) {
 TEST(DockerRuntimeCold, FixtureFibonacciWithArgsAndEnv) {
   NEBULA_REQUIRE_FIXTURE_IMAGE();
   Runtime runtime(test_options());
-  ASSERT_TRUE(runtime.prepare(make_function("fixture", kFixtureImage)));
-  auto fib = runtime.invoke_cold(make_request("fixture", "90", {"fib"}));
+  auto variant = runtime.prepare(make_function("fixture", kFixtureImage));
+  ASSERT_TRUE(variant) << variant.error().message;
+  auto fib = runtime.invoke(**variant, make_request("fixture", "90", {"fib"}));
   ASSERT_TRUE(fib) << fib.error().message;
   EXPECT_EQ(fib->stdout_data, "2880067194370816120\n");
 
   InvocationRequest env = make_request("fixture", "PATH_INFO", {"env"});
   env.env = {{"PATH_INFO", "/v1/functions/fixture/invoke"}};
-  auto result = runtime.invoke_cold(env);
+  auto result = runtime.invoke(**variant, env);
   ASSERT_TRUE(result) << result.error().message;
   EXPECT_EQ(result->stdout_data, "/v1/functions/fixture/invoke");
 }
@@ -115,8 +117,9 @@ TEST(DockerRuntimeCold, FixtureFibonacciWithArgsAndEnv) {
 TEST(DockerRuntimeCold, NonZeroExitIsAnOutcomeNotAnError) {
   NEBULA_REQUIRE_FIXTURE_IMAGE();
   Runtime runtime(test_options());
-  ASSERT_TRUE(runtime.prepare(make_function("fixture", kFixtureImage)));
-  auto result = runtime.invoke_cold(make_request("fixture", "3", {"exit"}));
+  auto variant = runtime.prepare(make_function("fixture", kFixtureImage));
+  ASSERT_TRUE(variant) << variant.error().message;
+  auto result = runtime.invoke(**variant, make_request("fixture", "3", {"exit"}));
   ASSERT_TRUE(result) << result.error().message;
   EXPECT_EQ(result->outcome, Outcome::kExit);
   EXPECT_EQ(result->exit_code, 3);
@@ -126,11 +129,12 @@ TEST(DockerRuntimeCold, NonZeroExitIsAnOutcomeNotAnError) {
 TEST(DockerRuntimeCold, TimeoutKillsAndRemovesTheContainer) {
   NEBULA_REQUIRE_FIXTURE_IMAGE();
   Runtime runtime(test_options());
-  ASSERT_TRUE(runtime.prepare(make_function("fixture", kFixtureImage)));
+  auto variant = runtime.prepare(make_function("fixture", kFixtureImage));
+  ASSERT_TRUE(variant) << variant.error().message;
   InvocationRequest request = make_request("fixture", "", {"sleep"});
   request.limits.timeout_ms = 1000;
   const auto begin = Clock::now();
-  auto result = runtime.invoke_cold(request);
+  auto result = runtime.invoke(**variant, request);
   ASSERT_TRUE(result) << result.error().message;
   EXPECT_EQ(result->outcome, Outcome::kTimeout);
   EXPECT_EQ(result->exit_code, 137);
@@ -143,28 +147,30 @@ TEST(DockerRuntimeCold, TimeoutKillsAndRemovesTheContainer) {
 TEST(DockerRuntimeCold, MemoryLimitIsAMemoryOutcome) {
   NEBULA_REQUIRE_FIXTURE_IMAGE();
   Runtime runtime(test_options());
-  ASSERT_TRUE(runtime.prepare(make_function("fixture", kFixtureImage)));
+  auto variant = runtime.prepare(make_function("fixture", kFixtureImage));
+  ASSERT_TRUE(variant) << variant.error().message;
   InvocationRequest request = make_request("fixture", "64", {"alloc"});
   request.limits.memory_mb = 16;
-  auto result = runtime.invoke_cold(request);
+  auto result = runtime.invoke(**variant, request);
   ASSERT_TRUE(result) << result.error().message;
   EXPECT_EQ(result->outcome, Outcome::kMemory) << result->message;
   EXPECT_EQ(result->exit_code, 137);
   // Within the limit the same function succeeds.
   request.body = "4";
-  result = runtime.invoke_cold(request);
+  result = runtime.invoke(**variant, request);
   ASSERT_TRUE(result) << result.error().message;
   EXPECT_EQ(result->outcome, Outcome::kOk);
-  EXPECT_GE(result->max_memory_bytes, 4ULL << 20U);
+  EXPECT_GE(result->max_memory_bytes.value_or(0), 4ULL << 20U);
 }
 
 TEST(DockerRuntimeCold, OutputOverTheLimitIsCutAndFails) {
   NEBULA_REQUIRE_FIXTURE_IMAGE();
   Runtime runtime(test_options());
-  ASSERT_TRUE(runtime.prepare(make_function("fixture", kFixtureImage)));
+  auto variant = runtime.prepare(make_function("fixture", kFixtureImage));
+  ASSERT_TRUE(variant) << variant.error().message;
   InvocationRequest request = make_request("fixture", "", {"flood"});
   request.limits.max_output_bytes = 100'000;
-  auto result = runtime.invoke_cold(request);
+  auto result = runtime.invoke(**variant, request);
   ASSERT_TRUE(result) << result.error().message;
   EXPECT_EQ(result->outcome, Outcome::kTrap);
   EXPECT_TRUE(result->output_truncated);
@@ -176,10 +182,11 @@ TEST(DockerRuntimeCold, OutputOverTheLimitIsCutAndFails) {
 TEST(DockerRuntimeCold, LargeBodyRoundTrips) {
   NEBULA_REQUIRE_FIXTURE_IMAGE();
   Runtime runtime(test_options());
-  ASSERT_TRUE(runtime.prepare(make_function("fixture", kFixtureImage)));
+  auto variant = runtime.prepare(make_function("fixture", kFixtureImage));
+  ASSERT_TRUE(variant) << variant.error().message;
   std::string body(6 * 1024 * 1024, '\0');
   for (std::size_t i = 0; i < body.size(); ++i) body[i] = static_cast<char>(i * 13);
-  auto result = runtime.invoke_cold(make_request("fixture", body));
+  auto result = runtime.invoke(**variant, make_request("fixture", body));
   ASSERT_TRUE(result) << result.error().message;
   EXPECT_EQ(result->outcome, Outcome::kOk);
   EXPECT_TRUE(result->stdout_data == body);
@@ -188,13 +195,10 @@ TEST(DockerRuntimeCold, LargeBodyRoundTrips) {
 TEST(DockerRuntime, MissingImageIsNotFoundAtPrepare) {
   NEBULA_REQUIRE_ENGINE();
   Runtime runtime(test_options());
-  Status prepared = runtime.prepare(make_function("ghost", "nebula-fn-does-not-exist:latest"));
+  auto prepared = runtime.prepare(make_function("ghost", "nebula-fn-does-not-exist:latest"));
   ASSERT_FALSE(prepared);
   EXPECT_EQ(prepared.error().kind, ErrorKind::kNotFound);
   EXPECT_NE(prepared.error().message.find("build or pull it first"), std::string::npos);
-  auto result = runtime.invoke(make_request("ghost", ""));
-  ASSERT_FALSE(result);
-  EXPECT_EQ(result.error().kind, ErrorKind::kNotFound);
 }
 
 TEST(DockerRuntime, WarmPoolWithoutWatchdogIsRefused) {
@@ -202,7 +206,7 @@ TEST(DockerRuntime, WarmPoolWithoutWatchdogIsRefused) {
   RuntimeOptions options = test_options();
   options.watchdog_path = "/nonexistent/nebula-watchdog";
   Runtime runtime(options);
-  Status prepared = runtime.prepare(make_function("fixture", kFixtureImage, {0, 2, 60}));
+  auto prepared = runtime.prepare(make_function("fixture", kFixtureImage, {0, 2, 60}));
   ASSERT_FALSE(prepared);
   EXPECT_EQ(prepared.error().kind, ErrorKind::kUnavailable);
   EXPECT_NE(prepared.error().message.find("nebula-watchdog"), std::string::npos);
@@ -213,16 +217,17 @@ TEST(DockerRuntime, WarmPoolWithoutWatchdogIsRefused) {
 TEST(DockerRuntimeWarm, SecondCallReusesTheContainer) {
   NEBULA_REQUIRE_FIXTURE_IMAGE();
   Runtime runtime(test_options());
-  ASSERT_TRUE(runtime.prepare(make_function("fixture", kFixtureImage, {0, 2, 60})));
-  EXPECT_EQ(runtime.warm_containers("fixture"), 0U);
+  auto variant = runtime.prepare(make_function("fixture", kFixtureImage, {0, 2, 60}));
+  ASSERT_TRUE(variant) << variant.error().message;
+  EXPECT_EQ(runtime.warm_containers(**variant), 0U);
 
-  auto first = runtime.invoke(make_request("fixture", "one"));
+  auto first = runtime.invoke(**variant, make_request("fixture", "one"));
   ASSERT_TRUE(first) << first.error().message;
   EXPECT_EQ(first->stdout_data, "one");
   EXPECT_TRUE(first->cold);
   EXPECT_GT(first->timings.startup_us, 0);
 
-  auto second = runtime.invoke(make_request("fixture", "two"));
+  auto second = runtime.invoke(**variant, make_request("fixture", "two"));
   ASSERT_TRUE(second) << second.error().message;
   EXPECT_EQ(second->outcome, Outcome::kOk);
   EXPECT_EQ(second->stdout_data, "two");
@@ -230,12 +235,12 @@ TEST(DockerRuntimeWarm, SecondCallReusesTheContainer) {
   EXPECT_EQ(second->timings.startup_us, 0);
   EXPECT_EQ(second->timings.teardown_us, 0);
   EXPECT_GT(second->timings.exec_us, 0);
-  EXPECT_GT(second->max_memory_bytes, 0U);
-  EXPECT_EQ(runtime.warm_containers("fixture"), 1U);
+  EXPECT_GT(second->max_memory_bytes.value_or(0), 0U);
+  EXPECT_EQ(runtime.warm_containers(**variant), 1U);
   EXPECT_EQ(containers_of(runtime), 1U);
 
-  runtime.remove("fixture");
-  EXPECT_EQ(runtime.warm_containers("fixture"), 0U);
+  runtime.retire(**variant);
+  EXPECT_EQ(runtime.warm_containers(**variant), 0U);
   EXPECT_EQ(containers_of(runtime), 0U);
 }
 
@@ -245,31 +250,57 @@ TEST(DockerRuntimeWarm, FibonacciExampleAnswersRight) {
     GTEST_SKIP() << "nebula-fn-fibonacci:latest is not built (target example_images)";
   }
   Runtime runtime(test_options());
-  ASSERT_TRUE(
-      runtime.prepare(make_function("fibonacci", "nebula-fn-fibonacci:latest", {1, 1, 60})));
-  EXPECT_EQ(runtime.warm_containers("fibonacci"), 1U);
-  auto result = runtime.invoke_warm(make_request("fibonacci", "90"));
+  auto variant = runtime.prepare(make_function("fibonacci", "nebula-fn-fibonacci:latest", {1, 1, 60}));
+  ASSERT_TRUE(variant) << variant.error().message;
+  EXPECT_EQ(runtime.warm_containers(**variant), 1U);
+  auto result = runtime.invoke(**variant, make_request("fibonacci", "90"));
   ASSERT_TRUE(result) << result.error().message;
   EXPECT_EQ(result->outcome, Outcome::kOk) << result->stderr_data;
   EXPECT_FALSE(result->cold);
   EXPECT_EQ(trimmed(result->stdout_data), "2880067194370816120");
 }
 
+TEST(DockerRuntimeWarm, CpuAndMemoryComeFromTheContainersCgroup) {
+  NEBULA_REQUIRE_FIXTURE_IMAGE();
+  auto info = test_client().info();
+  if (!info || info->cgroup_driver != "cgroupfs") GTEST_SKIP() << "needs the cgroupfs driver";
+  Runtime runtime(test_options());
+  auto variant = runtime.prepare(make_function("fixture", kFixtureImage, {1, 1, 60}));
+  ASSERT_TRUE(variant) << variant.error().message;
+  // 200 ms of spinning, then 8 MiB allocated and touched: the container's
+  // counters see both, request by request (the peak is reset in between).
+  auto spin = runtime.invoke(**variant, make_request("fixture", "200", {"spin-ms"}));
+  ASSERT_TRUE(spin) << spin.error().message;
+  ASSERT_TRUE(spin->cpu_us.has_value());
+  EXPECT_GE(*spin->cpu_us, 150'000U);
+  auto alloc = runtime.invoke(**variant, make_request("fixture", "8", {"alloc"}));
+  ASSERT_TRUE(alloc) << alloc.error().message;
+  ASSERT_EQ(alloc->outcome, Outcome::kOk) << alloc->stderr_data;
+  ASSERT_TRUE(alloc->max_memory_bytes.has_value());
+  EXPECT_GE(*alloc->max_memory_bytes, 8ULL << 20U);
+  EXPECT_LT(alloc->cpu_us.value_or(0), *spin->cpu_us);
+  auto small = runtime.invoke(**variant, make_request("fixture", "tiny"));
+  ASSERT_TRUE(small) << small.error().message;
+  ASSERT_TRUE(small->max_memory_bytes.has_value());
+  EXPECT_LT(*small->max_memory_bytes, *alloc->max_memory_bytes);
+}
+
 TEST(DockerRuntimeWarm, ArgsEnvAndExitCodes) {
   NEBULA_REQUIRE_FIXTURE_IMAGE();
   Runtime runtime(test_options());
-  ASSERT_TRUE(runtime.prepare(make_function("fixture", kFixtureImage, {1, 1, 60})));
-  auto fib = runtime.invoke_warm(make_request("fixture", "90", {"fib"}));
+  auto variant = runtime.prepare(make_function("fixture", kFixtureImage, {1, 1, 60}));
+  ASSERT_TRUE(variant) << variant.error().message;
+  auto fib = runtime.invoke(**variant, make_request("fixture", "90", {"fib"}));
   ASSERT_TRUE(fib) << fib.error().message;
   EXPECT_EQ(fib->stdout_data, "2880067194370816120\n");
 
   InvocationRequest env = make_request("fixture", "QUERY_STRING", {"env"});
   env.env = {{"QUERY_STRING", "n=90"}};
-  auto got = runtime.invoke_warm(env);
+  auto got = runtime.invoke(**variant, env);
   ASSERT_TRUE(got) << got.error().message;
   EXPECT_EQ(got->stdout_data, "n=90");
 
-  auto failed = runtime.invoke_warm(make_request("fixture", "4", {"exit"}));
+  auto failed = runtime.invoke(**variant, make_request("fixture", "4", {"exit"}));
   ASSERT_TRUE(failed) << failed.error().message;
   EXPECT_EQ(failed->outcome, Outcome::kExit);
   EXPECT_EQ(failed->exit_code, 4);
@@ -282,18 +313,19 @@ TEST(DockerRuntimeWarm, ArgsEnvAndExitCodes) {
 TEST(DockerRuntimeWarm, TimeoutKillsAndReplacesTheContainer) {
   NEBULA_REQUIRE_FIXTURE_IMAGE();
   Runtime runtime(test_options());
-  ASSERT_TRUE(runtime.prepare(make_function("fixture", kFixtureImage, {1, 1, 60})));
+  auto variant = runtime.prepare(make_function("fixture", kFixtureImage, {1, 1, 60}));
+  ASSERT_TRUE(variant) << variant.error().message;
   InvocationRequest request = make_request("fixture", "", {"sleep"});
   request.limits.timeout_ms = 500;
-  auto result = runtime.invoke_warm(request);
+  auto result = runtime.invoke(**variant, request);
   ASSERT_TRUE(result) << result.error().message;
   EXPECT_EQ(result->outcome, Outcome::kTimeout);
   EXPECT_GT(result->timings.teardown_us, 0);
-  EXPECT_EQ(runtime.warm_containers("fixture"), 0U);
+  EXPECT_EQ(runtime.warm_containers(**variant), 0U);
   EXPECT_EQ(containers_of(runtime), 0U);
 
   // The next request gets a fresh container, and says it was a cold start.
-  auto next = runtime.invoke_warm(make_request("fixture", "again"));
+  auto next = runtime.invoke(**variant, make_request("fixture", "again"));
   ASSERT_TRUE(next) << next.error().message;
   EXPECT_EQ(next->stdout_data, "again");
   EXPECT_TRUE(next->cold);
@@ -304,14 +336,15 @@ TEST(DockerRuntimeWarm, MemoryLimitIsAMemoryOutcome) {
   Runtime runtime(test_options());
   Function function = make_function("fixture", kFixtureImage, {1, 1, 60});
   function.manifest.limits.memory_mb = 16;
-  ASSERT_TRUE(runtime.prepare(function));
+  auto variant = runtime.prepare(function);
+  ASSERT_TRUE(variant) << variant.error().message;
   InvocationRequest request = make_request("fixture", "64", {"alloc"});
   request.limits.memory_mb = 16;
-  auto result = runtime.invoke_warm(request);
+  auto result = runtime.invoke(**variant, request);
   ASSERT_TRUE(result) << result.error().message;
   EXPECT_EQ(result->outcome, Outcome::kMemory) << result->message;
   // The pool recovers either way (same container or a replacement).
-  auto next = runtime.invoke_warm(make_request("fixture", "ok"));
+  auto next = runtime.invoke(**variant, make_request("fixture", "ok"));
   ASSERT_TRUE(next) << next.error().message;
   EXPECT_EQ(next->stdout_data, "ok");
 }
@@ -319,15 +352,16 @@ TEST(DockerRuntimeWarm, MemoryLimitIsAMemoryOutcome) {
 TEST(DockerRuntimeWarm, OutputOverTheLimitIsCutAndFails) {
   NEBULA_REQUIRE_FIXTURE_IMAGE();
   Runtime runtime(test_options());
-  ASSERT_TRUE(runtime.prepare(make_function("fixture", kFixtureImage, {1, 1, 60})));
+  auto variant = runtime.prepare(make_function("fixture", kFixtureImage, {1, 1, 60}));
+  ASSERT_TRUE(variant) << variant.error().message;
   InvocationRequest request = make_request("fixture", "", {"flood"});
   request.limits.max_output_bytes = 100'000;
-  auto result = runtime.invoke_warm(request);
+  auto result = runtime.invoke(**variant, request);
   ASSERT_TRUE(result) << result.error().message;
   EXPECT_EQ(result->outcome, Outcome::kTrap);
   EXPECT_TRUE(result->output_truncated);
   EXPECT_EQ(result->stdout_data.size(), 100'000U);
-  EXPECT_EQ(runtime.warm_containers("fixture"), 1U);
+  EXPECT_EQ(runtime.warm_containers(**variant), 1U);
 }
 
 TEST(DockerRuntimeWarm, AContainerKilledWhileIdleIsReplaced) {
@@ -337,14 +371,15 @@ TEST(DockerRuntimeWarm, AContainerKilledWhileIdleIsReplaced) {
   RuntimeOptions options = test_options();
   options.reaper_interval = std::chrono::hours(1);
   Runtime runtime(options);
-  ASSERT_TRUE(runtime.prepare(make_function("fixture", kFixtureImage, {1, 1, 60})));
+  auto variant = runtime.prepare(make_function("fixture", kFixtureImage, {1, 1, 60}));
+  ASSERT_TRUE(variant) << variant.error().message;
   auto list = test_client().list_containers(kInstanceLabel, runtime.instance());
   ASSERT_TRUE(list);
   ASSERT_EQ(list->size(), 1U);
   ASSERT_TRUE(test_client().kill(list->front().id));
   // Let the engine close the attach stream.
   std::this_thread::sleep_for(300ms);
-  auto result = runtime.invoke_warm(make_request("fixture", "survived"));
+  auto result = runtime.invoke(**variant, make_request("fixture", "survived"));
   ASSERT_TRUE(result) << result.error().message;
   EXPECT_EQ(result->stdout_data, "survived");
   EXPECT_TRUE(result->cold);
@@ -354,12 +389,13 @@ TEST(DockerRuntimeWarm, AContainerKilledWhileIdleIsReplaced) {
 TEST(DockerRuntimeWarm, BusyPoolQueues) {
   NEBULA_REQUIRE_FIXTURE_IMAGE();
   Runtime runtime(test_options());
-  ASSERT_TRUE(runtime.prepare(make_function("fixture", kFixtureImage, {1, 1, 60})));
-  auto slow = std::async(std::launch::async, [&runtime] {
-    return runtime.invoke_warm(make_request("fixture", "400", {"spin-ms"}));
+  auto variant = runtime.prepare(make_function("fixture", kFixtureImage, {1, 1, 60}));
+  ASSERT_TRUE(variant) << variant.error().message;
+  auto slow = std::async(std::launch::async, [&runtime, &variant] {
+    return runtime.invoke(**variant, make_request("fixture", "400", {"spin-ms"}));
   });
   std::this_thread::sleep_for(100ms);
-  auto queued = runtime.invoke_warm(make_request("fixture", "after"));
+  auto queued = runtime.invoke(**variant, make_request("fixture", "after"));
   auto first = slow.get();
   ASSERT_TRUE(first) << first.error().message;
   ASSERT_TRUE(queued) << queued.error().message;
@@ -372,14 +408,15 @@ TEST(DockerRuntimeWarm, BusyPoolQueues) {
 TEST(DockerRuntimeWarm, AFullPoolRefusesAfterTheTimeout) {
   NEBULA_REQUIRE_FIXTURE_IMAGE();
   Runtime runtime(test_options());
-  ASSERT_TRUE(runtime.prepare(make_function("fixture", kFixtureImage, {1, 1, 60})));
-  auto slow = std::async(std::launch::async, [&runtime] {
-    return runtime.invoke_warm(make_request("fixture", "1500", {"spin-ms"}));
+  auto variant = runtime.prepare(make_function("fixture", kFixtureImage, {1, 1, 60}));
+  ASSERT_TRUE(variant) << variant.error().message;
+  auto slow = std::async(std::launch::async, [&runtime, &variant] {
+    return runtime.invoke(**variant, make_request("fixture", "1500", {"spin-ms"}));
   });
   std::this_thread::sleep_for(100ms);
   InvocationRequest impatient = make_request("fixture", "x");
   impatient.limits.timeout_ms = 300;
-  auto refused = runtime.invoke_warm(impatient);
+  auto refused = runtime.invoke(**variant, impatient);
   ASSERT_FALSE(refused);
   EXPECT_EQ(refused.error().kind, ErrorKind::kOverloaded);
   ASSERT_TRUE(slow.get());
@@ -389,19 +426,20 @@ TEST(DockerRuntimeWarm, ReaperScalesToZero) {
   NEBULA_REQUIRE_FIXTURE_IMAGE();
   Runtime runtime(test_options());
   // min_warm 2 is a pre-warm, not a floor: idle containers go anyway.
-  ASSERT_TRUE(runtime.prepare(make_function("fixture", kFixtureImage, {2, 2, 1})));
-  EXPECT_EQ(runtime.warm_containers("fixture"), 2U);
+  auto variant = runtime.prepare(make_function("fixture", kFixtureImage, {2, 2, 1}));
+  ASSERT_TRUE(variant) << variant.error().message;
+  EXPECT_EQ(runtime.warm_containers(**variant), 2U);
   const auto deadline = Clock::now() + 10s;
-  while (runtime.warm_containers("fixture") > 0 && Clock::now() < deadline) {
+  while (runtime.warm_containers(**variant) > 0 && Clock::now() < deadline) {
     std::this_thread::sleep_for(100ms);
   }
-  EXPECT_EQ(runtime.warm_containers("fixture"), 0U);
+  EXPECT_EQ(runtime.warm_containers(**variant), 0U);
   EXPECT_EQ(containers_of(runtime), 0U);
   // And it scales back up on demand.
-  auto result = runtime.invoke(make_request("fixture", "back"));
+  auto result = runtime.invoke(**variant, make_request("fixture", "back"));
   ASSERT_TRUE(result) << result.error().message;
   EXPECT_TRUE(result->cold);
-  EXPECT_EQ(runtime.warm_containers("fixture"), 1U);
+  EXPECT_EQ(runtime.warm_containers(**variant), 1U);
 }
 
 TEST(DockerRuntimeWarm, DestructorRemovesEveryContainer) {
@@ -410,28 +448,44 @@ TEST(DockerRuntimeWarm, DestructorRemovesEveryContainer) {
   {
     Runtime runtime(test_options());
     instance = runtime.instance();
-    ASSERT_TRUE(runtime.prepare(make_function("fixture", kFixtureImage, {2, 3, 60})));
-    ASSERT_TRUE(runtime.prepare(make_function("other", kFixtureImage, {1, 1, 60})));
-    EXPECT_EQ(runtime.warm_containers("fixture"), 2U);
+    auto fixture = runtime.prepare(make_function("fixture", kFixtureImage, {2, 3, 60}));
+    ASSERT_TRUE(fixture) << fixture.error().message;
+    auto other = runtime.prepare(make_function("other", kFixtureImage, {1, 1, 60}));
+    ASSERT_TRUE(other) << other.error().message;
+    EXPECT_EQ(runtime.warm_containers(**fixture), 2U);
+    // Without retire(): dropping the variants at destruction still stops
+    // their containers.
   }
   auto list = test_client().list_containers(kInstanceLabel, instance);
   ASSERT_TRUE(list);
   EXPECT_TRUE(list->empty());
 }
 
-TEST(DockerRuntimeWarm, RedeployReplacesTheContainers) {
+TEST(DockerRuntimeWarm, RetiringAVariantStopsItsContainers) {
   NEBULA_REQUIRE_FIXTURE_IMAGE();
   Runtime runtime(test_options());
-  ASSERT_TRUE(runtime.prepare(make_function("fixture", kFixtureImage, {2, 2, 60})));
-  ASSERT_TRUE(runtime.prepare(make_function("fixture", kFixtureImage, {1, 2, 60})));
-  EXPECT_EQ(runtime.warm_containers("fixture"), 1U);
+  // A redeploy, as the function service runs it: the new variant is
+  // prepared beside the old one, then the old one is retired.
+  auto first = runtime.prepare(make_function("fixture", kFixtureImage, {2, 2, 60}));
+  ASSERT_TRUE(first) << first.error().message;
+  auto second = runtime.prepare(make_function("fixture", kFixtureImage, {1, 2, 60}));
+  ASSERT_TRUE(second) << second.error().message;
+  EXPECT_EQ(containers_of(runtime), 3U);
+  runtime.retire(**first);
+  EXPECT_EQ(runtime.warm_containers(**first), 0U);
+  EXPECT_EQ(runtime.warm_containers(**second), 1U);
   EXPECT_EQ(containers_of(runtime), 1U);
   // Redeployed without a pool: cold from now on, no container kept.
-  ASSERT_TRUE(runtime.prepare(make_function("fixture", kFixtureImage)));
+  auto cold = runtime.prepare(make_function("fixture", kFixtureImage));
+  ASSERT_TRUE(cold) << cold.error().message;
+  runtime.retire(**second);
   EXPECT_EQ(containers_of(runtime), 0U);
-  auto result = runtime.invoke(make_request("fixture", "cold again"));
+  auto result = runtime.invoke(**cold, make_request("fixture", "cold again"));
   ASSERT_TRUE(result) << result.error().message;
   EXPECT_TRUE(result->cold);
+  // A call on a retired pool is refused, not run.
+  auto late = runtime.invoke(**second, make_request("fixture", "late"));
+  EXPECT_FALSE(late);
 }
 
 TEST(DockerRuntime, CleanupRemovesLeftoversOfDeadInstances) {
@@ -446,24 +500,26 @@ TEST(DockerRuntime, CleanupRemovesLeftoversOfDeadInstances) {
   ASSERT_TRUE(id) << id.error().message;
 
   Runtime runtime(test_options());
-  ASSERT_TRUE(runtime.prepare(make_function("fixture", kFixtureImage, {1, 1, 60})));
+  auto variant = runtime.prepare(make_function("fixture", kFixtureImage, {1, 1, 60}));
+  ASSERT_TRUE(variant) << variant.error().message;
   Status cleaned = runtime.cleanup_leftovers();
   ASSERT_TRUE(cleaned) << cleaned.error().message;
   auto leftover = test_client().inspect_container(*id);
   EXPECT_FALSE(leftover);
   // Its own warm container is not a leftover.
-  EXPECT_EQ(runtime.warm_containers("fixture"), 1U);
+  EXPECT_EQ(runtime.warm_containers(**variant), 1U);
   EXPECT_EQ(containers_of(runtime), 1U);
 }
 
 TEST(DockerRuntime, ConcurrentColdInvocations) {
   NEBULA_REQUIRE_FIXTURE_IMAGE();
   Runtime runtime(test_options());
-  ASSERT_TRUE(runtime.prepare(make_function("fixture", kFixtureImage)));
+  auto variant = runtime.prepare(make_function("fixture", kFixtureImage));
+  ASSERT_TRUE(variant) << variant.error().message;
   std::vector<std::future<Result<InvocationResult>>> calls;
   for (int i = 0; i < 4; ++i) {
-    calls.push_back(std::async(std::launch::async, [&runtime, i] {
-      return runtime.invoke_cold(make_request("fixture", "call " + std::to_string(i)));
+    calls.push_back(std::async(std::launch::async, [&runtime, &variant, i] {
+      return runtime.invoke(**variant, make_request("fixture", "call " + std::to_string(i)));
     }));
   }
   for (int i = 0; i < 4; ++i) {

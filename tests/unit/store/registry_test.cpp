@@ -54,6 +54,7 @@ InvocationRecord full_record(std::string function) {
   r.outcome = Outcome::kExit;
   r.exit_code = -3;
   r.cold = false;
+  r.output_truncated = true;
   r.timings = Timings{11, 22, 33, 44, 110};
   r.cpu_us = std::numeric_limits<std::uint64_t>::max();
   r.max_memory_bytes = 128ULL << 20;
@@ -82,6 +83,7 @@ void expect_same(const InvocationRecord& a, const InvocationRecord& b) {
   EXPECT_EQ(a.outcome, b.outcome);
   EXPECT_EQ(a.exit_code, b.exit_code);
   EXPECT_EQ(a.cold, b.cold);
+  EXPECT_EQ(a.output_truncated, b.output_truncated);
   EXPECT_EQ(a.timings.queue_us, b.timings.queue_us);
   EXPECT_EQ(a.timings.startup_us, b.timings.startup_us);
   EXPECT_EQ(a.timings.exec_us, b.timings.exec_us);
@@ -442,7 +444,76 @@ TEST_F(StoreRegistryTest, DatabaseIsInWalModeWithAVersionedSchema) {
   auto db = Database::open(dir_.path() / "nebula.db");
   ASSERT_TRUE(db);
   EXPECT_EQ(*db->query_text("PRAGMA journal_mode"), "wal");
-  EXPECT_EQ(*db->query_int("PRAGMA user_version"), 1);
+  EXPECT_EQ(*db->query_int("PRAGMA user_version"), 2);
+}
+
+TEST_F(StoreRegistryTest, UnmeasuredFiguresStayNull) {
+  deploy("echo");
+  InvocationRecord r = record_for("echo", RuntimeKind::kDocker);
+  r.cpu_us.reset();
+  r.max_memory_bytes.reset();
+  ASSERT_TRUE(registry_->add_invocation(r));
+  auto back = registry_->get_invocation(r.id);
+  ASSERT_TRUE(back) << back.error().message;
+  EXPECT_FALSE(back->cpu_us.has_value());
+  EXPECT_FALSE(back->max_memory_bytes.has_value());
+  // Zero is a measurement, not a missing one.
+  InvocationRecord zero = record_for("echo");
+  zero.cpu_us = 0;
+  zero.max_memory_bytes = 0;
+  ASSERT_TRUE(registry_->add_invocation(zero));
+  back = registry_->get_invocation(zero.id);
+  ASSERT_TRUE(back);
+  EXPECT_EQ(back->cpu_us, std::optional<std::uint64_t>(0));
+  EXPECT_EQ(back->max_memory_bytes, std::optional<std::uint64_t>(0));
+}
+
+TEST_F(StoreRegistryTest, MigratesASchemaVersion1Database) {
+  registry_.reset();
+  std::filesystem::remove_all(dir_.path());
+  std::filesystem::create_directories(dir_.path());
+  const std::string old_id = new_invocation_id();
+  {
+    // The first schema, as an earlier Nebula left it, with one record.
+    auto db = Database::open(dir_.path() / "nebula.db");
+    ASSERT_TRUE(db);
+    ASSERT_TRUE(db->exec(R"sql(
+CREATE TABLE functions (name TEXT PRIMARY KEY NOT NULL, manifest TEXT NOT NULL,
+  created_at_us INTEGER NOT NULL, updated_at_us INTEGER NOT NULL);
+CREATE TABLE invocations (seq INTEGER PRIMARY KEY, id TEXT NOT NULL UNIQUE,
+  function TEXT NOT NULL REFERENCES functions(name) ON DELETE CASCADE, runtime TEXT NOT NULL,
+  outcome TEXT NOT NULL, exit_code INTEGER NOT NULL, cold INTEGER NOT NULL,
+  queue_us INTEGER NOT NULL, startup_us INTEGER NOT NULL, exec_us INTEGER NOT NULL,
+  teardown_us INTEGER NOT NULL, total_us INTEGER NOT NULL, cpu_us INTEGER NOT NULL,
+  max_memory_bytes INTEGER NOT NULL, input_bytes INTEGER NOT NULL,
+  output_bytes INTEGER NOT NULL, started_at_us INTEGER NOT NULL, message TEXT NOT NULL,
+  stderr_tail TEXT NOT NULL);
+CREATE INDEX invocations_by_function ON invocations (function, seq);
+INSERT INTO functions VALUES ('old', '{"wasm":{"module":"sha256:)sql" + std::string(64, 'a') +
+                         R"sql("}}', 1, 2);
+INSERT INTO invocations VALUES (1, ')sql" + old_id + R"sql(', 'old', 'wasm', 'ok', 0, 1,
+  1, 2, 3, 4, 10, 77, 65536, 5, 6, 1700000000000000, '', 'tail');
+PRAGMA user_version = 1;
+)sql"));
+  }
+  reopen();
+  auto record = registry_->get_invocation(old_id);
+  ASSERT_TRUE(record) << record.error().message;
+  EXPECT_EQ(record->cpu_us, std::optional<std::uint64_t>(77));
+  EXPECT_EQ(record->max_memory_bytes, std::optional<std::uint64_t>(65536));
+  EXPECT_FALSE(record->output_truncated);
+  EXPECT_EQ(record->stderr_tail, "tail");
+  auto fn = registry_->get_function("old");
+  ASSERT_TRUE(fn) << fn.error().message;
+  // New records go in after the old one.
+  InvocationRecord next = record_for("old");
+  next.output_truncated = true;
+  ASSERT_TRUE(registry_->add_invocation(next));
+  auto page = registry_->list_invocations(InvocationQuery{});
+  ASSERT_TRUE(page);
+  ASSERT_EQ(page->size(), 2U);
+  EXPECT_EQ(page->front().id, next.id);
+  EXPECT_TRUE(page->front().output_truncated);
 }
 
 TEST_F(StoreRegistryTest, RefusesADatabaseFromANewerNebula) {

@@ -58,7 +58,7 @@ TEST_F(WasmTest, EchoesStdinArgsAndEnv) {
   EXPECT_TRUE(r.cold);
   EXPECT_GT(r.timings.startup_us, 0);
   EXPECT_GE(r.timings.exec_us, 0);
-  EXPECT_GT(r.max_memory_bytes, 0U);
+  EXPECT_GT(r.max_memory_bytes.value_or(0), 0U);
 }
 
 TEST_F(WasmTest, EndlessLoopTimesOut) {
@@ -84,7 +84,7 @@ TEST_F(WasmTest, UnboundedMemoryGrowHitsTheLimit) {
   auto r = run(*program, spec);
   EXPECT_EQ(r.outcome, Outcome::kMemory) << r.message;
   EXPECT_NE(r.message.find("8 MiB"), std::string::npos) << r.message;
-  EXPECT_LE(r.max_memory_bytes, 8ULL << 20);
+  EXPECT_LE(r.max_memory_bytes.value_or(0), 8ULL << 20);
 }
 
 TEST_F(WasmTest, MallocUntilFailureHitsTheLimit) {
@@ -94,8 +94,8 @@ TEST_F(WasmTest, MallocUntilFailureHitsTheLimit) {
   spec.memory_bytes = 16ULL << 20;
   auto r = run(*program, spec);
   EXPECT_EQ(r.outcome, Outcome::kMemory) << r.message << r.stdout_data;
-  EXPECT_GT(r.max_memory_bytes, 8ULL << 20);
-  EXPECT_LE(r.max_memory_bytes, 16ULL << 20);
+  EXPECT_GT(r.max_memory_bytes.value_or(0), 8ULL << 20);
+  EXPECT_LE(r.max_memory_bytes.value_or(0), 16ULL << 20);
 }
 
 TEST_F(WasmTest, UnreachableTrapsWithMessageAndBacktrace) {

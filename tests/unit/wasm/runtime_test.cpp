@@ -30,46 +30,63 @@ class WasmRuntimeTest : public WasmTest {
   int loads_ = 0;
 };
 
-TEST_F(WasmRuntimeTest, InvokesAPreparedFunction) {
-  ASSERT_TRUE(runtime_->prepare(function("echo")));
+TEST_F(WasmRuntimeTest, InvokesAPreparedVariant) {
+  auto variant = runtime_->prepare(function("echo"));
+  ASSERT_TRUE(variant) << variant.error().message;
   InvocationRequest req;
   req.function = "echo";
   req.body = "ping";
   req.args = {"--x"};
   req.env = {{"REQUEST_METHOD", "POST"}};
-  auto r = runtime_->invoke(req);
+  auto r = runtime_->invoke(**variant, req);
   ASSERT_TRUE(r) << r.error().message;
   EXPECT_EQ(r->stdout_data, "ping\narg:--x\nenv:REQUEST_METHOD=POST");
+  EXPECT_TRUE(r->cpu_us.has_value());
+  EXPECT_GT(r->max_memory_bytes.value_or(0), 0U);
 }
 
 TEST_F(WasmRuntimeTest, FunctionsSharingAModuleLinkItOnce) {
-  ASSERT_TRUE(runtime_->prepare(function("a")));
-  ASSERT_TRUE(runtime_->prepare(function("b")));
+  auto a = runtime_->prepare(function("a"));
+  auto b = runtime_->prepare(function("b"));
+  ASSERT_TRUE(a && b);
   EXPECT_EQ(loads_, 1);
+  EXPECT_EQ(runtime_->live_programs(), 1U);
 }
 
-TEST_F(WasmRuntimeTest, UnknownOrRemovedFunctionIsNotFound) {
-  InvocationRequest req;
-  req.function = "nope";
-  auto r = runtime_->invoke(req);
-  ASSERT_FALSE(r);
-  EXPECT_EQ(r.error().kind, ErrorKind::kNotFound);
+TEST_F(WasmRuntimeTest, TheProgramCacheHoldsNothingAlive) {
+  {
+    auto a = runtime_->prepare(function("a"));
+    ASSERT_TRUE(a);
+    EXPECT_EQ(runtime_->live_programs(), 1U);
+    runtime_->retire(**a);
+  }
+  // The last variant is gone, and with it the program: a new prepare links
+  // again.
+  EXPECT_EQ(runtime_->live_programs(), 0U);
+  auto again = runtime_->prepare(function("a"));
+  ASSERT_TRUE(again);
+  EXPECT_EQ(loads_, 2);
+}
 
-  ASSERT_TRUE(runtime_->prepare(function("gone")));
-  runtime_->remove("gone");
-  req.function = "gone";
-  EXPECT_FALSE(runtime_->invoke(req));
+TEST_F(WasmRuntimeTest, AFunctionWithoutAModuleHasNoWasmVariant) {
+  Function f;
+  f.name = "docker-only";
+  f.manifest.docker_image = "nebula-fn-hello:latest";
+  auto variant = runtime_->prepare(f);
+  ASSERT_FALSE(variant);
+  EXPECT_EQ(variant.error().kind, ErrorKind::kNotFound);
 }
 
 TEST_F(WasmRuntimeTest, LimitsFromTheRequestApply) {
-  ASSERT_TRUE(runtime_->prepare(function("echo")));
+  auto variant = runtime_->prepare(function("echo"));
+  ASSERT_TRUE(variant);
   InvocationRequest req;
   req.function = "echo";
   req.body = std::string(1000, 'x');
   // Room for the guest's 14-byte stderr line, not for its stdout: the cap
   // applies to each stream, and only stdout goes over.
   req.limits.max_output_bytes = 20;
-  auto r = runtime_->invoke(req);
+  auto r = runtime_->invoke(**variant, req);
   ASSERT_TRUE(r);
   EXPECT_EQ(r->outcome, Outcome::kTrap);
   EXPECT_TRUE(r->output_truncated);

@@ -1,0 +1,107 @@
+#include "http/views.hpp"
+
+#include <boost/json/parse.hpp>
+
+namespace nebula::http {
+namespace {
+
+namespace json = boost::json;
+
+json::value optional_json(const std::optional<std::int64_t>& v) {
+  return v ? json::value(*v) : json::value(nullptr);
+}
+
+json::value optional_json(const std::optional<std::uint64_t>& v) {
+  return v ? json::value(*v) : json::value(nullptr);
+}
+
+json::object outcomes_json(const store::RuntimeStats& stats) {
+  json::object per;
+  for (auto outcome : {Outcome::kOk, Outcome::kExit, Outcome::kTrap, Outcome::kTimeout,
+                       Outcome::kMemory, Outcome::kRejected}) {
+    if (stats.count(outcome) > 0) per[to_string(outcome)] = stats.count(outcome);
+  }
+  return per;
+}
+
+}  // namespace
+
+json::object function_json(const service::FunctionView& view) {
+  const service::Deployment& d = *view.deployment;
+  const Function& f = d.function;
+  json::object o;
+  o["name"] = f.name;
+  o["manifest"] = json::parse(manifest_to_json(f.manifest));
+  json::object artifacts;
+  if (f.manifest.wasm_module) artifacts["wasm"] = *f.manifest.wasm_module;
+  if (f.manifest.docker_image) artifacts["docker"] = *f.manifest.docker_image;
+  o["artifacts"] = std::move(artifacts);
+  // A declared variant this server cannot run, and why.
+  json::object unready;
+  if (f.manifest.wasm_module && !d.wasm) unready["wasm"] = valid_utf8(d.wasm_unready);
+  if (f.manifest.docker_image && !d.docker) unready["docker"] = valid_utf8(d.docker_unready);
+  o["unready"] = std::move(unready);
+  o["created_at_us"] = f.created_at_us;
+  o["updated_at_us"] = f.updated_at_us;
+  const store::FunctionStats& s = view.stats;
+  o["stats"] = json::object{
+      {"invocations",
+       json::object{{"wasm", s.wasm.invocations}, {"docker", s.docker.invocations}}},
+      {"cold_starts",
+       json::object{{"wasm", s.wasm.cold_starts}, {"docker", s.docker.cold_starts}}},
+      {"p50_startup_us",
+       json::object{{"wasm", optional_json(s.wasm.p50_startup_us)},
+                    {"docker", optional_json(s.docker.p50_cold_startup_us)}}},
+      {"outcomes",
+       json::object{{"wasm", outcomes_json(s.wasm)}, {"docker", outcomes_json(s.docker)}}},
+      {"warm_containers", view.warm_containers}};
+  return o;
+}
+
+json::object record_json(const InvocationRecord& r, bool with_stderr) {
+  json::object o;
+  o["id"] = r.id;
+  o["function"] = r.function;
+  o["runtime"] = to_string(r.runtime);
+  o["outcome"] = to_string(r.outcome);
+  o["exit_code"] = r.exit_code;
+  o["cold"] = r.cold;
+  o["output_truncated"] = r.output_truncated;
+  o["queue_us"] = r.timings.queue_us;
+  o["startup_us"] = r.timings.startup_us;
+  o["exec_us"] = r.timings.exec_us;
+  o["teardown_us"] = r.timings.teardown_us;
+  o["total_us"] = r.timings.total_us;
+  o["cpu_us"] = optional_json(r.cpu_us);
+  o["max_memory_bytes"] = optional_json(r.max_memory_bytes);
+  o["input_bytes"] = r.input_bytes;
+  o["output_bytes"] = r.output_bytes;
+  o["started_at_us"] = r.started_at_us;
+  // A function's own words may be any bytes; a JSON document is text.
+  o["message"] = valid_utf8(r.message);
+  if (with_stderr) o["stderr_tail"] = valid_utf8(r.stderr_tail);
+  return o;
+}
+
+json::object info_json(const service::ServerInfo& info) {
+  json::object docker{{"available", info.docker_available}};
+  if (info.docker_available) {
+    docker["version"] = info.docker_version;
+    docker["api_version"] = info.docker_api_version;
+  }
+  return json::object{
+      {"version", info.version},
+      {"wasmtime", info.wasmtime},
+      {"node", info.node},
+      {"runtimes",
+       json::object{{"wasm", json::object{{"available", true}}}, {"docker", std::move(docker)}}}};
+}
+
+json::object readiness_json(const service::Readiness& readiness) {
+  json::object checks;
+  for (const auto& [name, state] : readiness.checks) checks[name] = state;
+  return json::object{{"status", readiness.ready ? "ready" : "not ready"},
+                      {"checks", std::move(checks)}};
+}
+
+}  // namespace nebula::http

@@ -1,0 +1,24 @@
+#pragma once
+
+// The JSON shapes of the API (docs/api.md, docs/openapi.yaml): how a
+// function, an invocation record and the server describe themselves.
+
+#include <boost/json/object.hpp>
+
+#include "core/invocation.hpp"
+#include "service/function_service.hpp"
+
+namespace nebula::http {
+
+// A function with its manifest, artifacts, times and statistics.
+[[nodiscard]] boost::json::object function_json(const service::FunctionView& view);
+
+// An invocation record; the stderr tail only when asked (single-record
+// reads; lists stay small).
+[[nodiscard]] boost::json::object record_json(const InvocationRecord& record, bool with_stderr);
+
+[[nodiscard]] boost::json::object info_json(const service::ServerInfo& info);
+
+[[nodiscard]] boost::json::object readiness_json(const service::Readiness& readiness);
+
+}  // namespace nebula::http

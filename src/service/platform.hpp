@@ -1,0 +1,75 @@
+#pragma once
+
+#include <cstddef>
+#include <filesystem>
+#include <memory>
+#include <optional>
+#include <string>
+
+#include "core/result.hpp"
+#include "docker/runtime.hpp"
+#include "metrics/registry.hpp"
+#include "service/function_service.hpp"
+#include "store/blob_store.hpp"
+#include "store/registry.hpp"
+#include "wasm/engine.hpp"
+#include "wasm/module_cache.hpp"
+#include "wasm/runtime.hpp"
+
+namespace nebula::service {
+
+struct PlatformOptions {
+  std::filesystem::path data_dir = "./nebula-data";
+  std::size_t max_records = 1000;  // invocation records kept per function
+  std::size_t max_pending = 1024;
+  unsigned workers = 4;
+  unsigned docker_workers = 16;
+  // Unset: no Docker runtime (wasm only).
+  std::optional<docker::RuntimeOptions> docker;
+  std::string node;  // empty: the host name
+};
+
+// Everything behind the API, assembled and owned in dependency order: the
+// store (registry + blobs), the wasm engine with its compiled-module cache
+// beside the blobs, the Docker runtime when enabled, the metrics, and the
+// function service over all of them. `nebula serve` and the in-process
+// tests build the same thing this one way.
+//
+// Destruction runs in reverse: the service joins its workers and retires
+// every variant before the runtimes and the store go.
+class Platform {
+ public:
+  // Opens the data directory, creates the engine, contacts the Docker
+  // engine (when enabled: removes leftovers of a crashed server) and
+  // restores every stored function.
+  [[nodiscard]] static Result<std::unique_ptr<Platform>> open(PlatformOptions options);
+
+  Platform(const Platform&) = delete;
+  Platform& operator=(const Platform&) = delete;
+  ~Platform();
+
+  [[nodiscard]] FunctionService& service() noexcept { return *service_; }
+  [[nodiscard]] metrics::Registry& metrics() noexcept { return metrics_; }
+  [[nodiscard]] wasm::Engine& engine() noexcept { return *engine_; }
+  [[nodiscard]] docker::Runtime* docker() noexcept { return docker_.get(); }
+
+ private:
+  Platform() = default;
+
+  std::unique_ptr<store::BlobStore> blobs_;
+  std::unique_ptr<store::Registry> registry_;
+  std::unique_ptr<wasm::Engine> engine_;
+  std::string engine_key_;
+  std::unique_ptr<wasm::ModuleCache> modules_;
+  std::unique_ptr<wasm::Runtime> wasm_;
+  std::unique_ptr<docker::Runtime> docker_;
+  metrics::Registry metrics_;
+  std::unique_ptr<FunctionService> service_;
+};
+
+// Compiled artifacts kept in a blob store, under an engine's compatibility
+// key: what a ModuleCache reads and writes.
+[[nodiscard]] wasm::ArtifactStorage compiled_artifacts(store::BlobStore& blobs,
+                                                       std::string engine_key);
+
+}  // namespace nebula::service

@@ -1,0 +1,22 @@
+#include "service/recorder.hpp"
+
+#include <spdlog/spdlog.h>
+
+namespace nebula::service {
+
+void Recorder::record(const Invocation& invocation) {
+  const InvocationRecord& r = invocation.record;
+  metrics_.record_invocation(r.function, r.runtime, r.outcome, r.cold, r.timings);
+  if (auto st = store_.add_invocation(r); !st) {
+    spdlog::error("invocation {} of {} not recorded: {}", r.id, r.function, st.error().message);
+  }
+  spdlog::debug(
+      "invoke {} {} {} outcome={} exit={} cold={} queue={}us startup={}us exec={}us total={}us "
+      "cpu={}us mem={}B",
+      r.id, r.function, to_string(r.runtime), to_string(r.outcome), r.exit_code, r.cold,
+      r.timings.queue_us, r.timings.startup_us, r.timings.exec_us, r.timings.total_us,
+      r.cpu_us ? static_cast<long long>(*r.cpu_us) : -1LL,
+      r.max_memory_bytes ? static_cast<long long>(*r.max_memory_bytes) : -1LL);
+}
+
+}  // namespace nebula::service
