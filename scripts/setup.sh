@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # Sets up everything Nebula needs on a fresh Debian 12 machine, idempotently:
-# system packages, the wasmtime C API (cargo, cached in ~/.cache/nebula),
-# Nebula itself and the examples, and a running Docker engine with the
-# example images. Safe to run again: every step skips work already done.
+# system packages, a Python venv with Schemathesis (for the API test), the
+# wasmtime C API (cargo, cached in ~/.cache/nebula), Nebula itself and the
+# examples, and a running Docker engine with the example images. Safe to run
+# again: every step skips work already done.
 #
 #   scripts/setup.sh            # all of the above
 #   NEBULA_NO_DOCKER=1 scripts/setup.sh   # skip the Docker engine and images
@@ -32,6 +33,22 @@ if ! command -v node >/dev/null || ! command -v npm >/dev/null; then
   note "installing Node.js and npm from Debian"
   SUDO=""; [ "$(id -u)" -eq 0 ] || SUDO=sudo
   DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -q nodejs npm
+fi
+
+step "Python tools (Schemathesis, for the API test)"
+# A venv of its own in the cache, so that nothing is installed into the
+# system's Python; tests/api/schemathesis.sh runs it from there.
+venv="${NEBULA_CACHE_DIR:-$HOME/.cache/nebula}/venv"
+schemathesis_version=4.32.5
+if [ "$("$venv/bin/schemathesis" --version 2>/dev/null)" = "schemathesis, version $schemathesis_version" ]; then
+  note "schemathesis $schemathesis_version present in $venv"
+else
+  # Debian's interpreter, which python3-venv above completes.
+  python=/usr/bin/python3
+  [ -x "$python" ] || python=python3
+  [ -x "$venv/bin/pip" ] || "$python" -m venv "$venv"
+  note "installing schemathesis $schemathesis_version into $venv"
+  "$venv/bin/pip" install --quiet --disable-pip-version-check "schemathesis==$schemathesis_version"
 fi
 
 step "Rust toolchain (for the wasmtime C API)"
