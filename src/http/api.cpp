@@ -167,6 +167,7 @@ const std::vector<Api::Route>& Api::routes() {
         {{"/v1/invocations"}, BodyLimit::kSmall, {{V::get, &Api::list_invocations}}, {}},
         {{"/v1/invocations/{id}"}, BodyLimit::kSmall, {{V::get, &Api::get_invocation}}, {}},
         {{"/v1/info"}, BodyLimit::kSmall, {{V::get, &Api::info}}, {}},
+        {{"/v1/openapi.yaml"}, BodyLimit::kSmall, {{V::get, &Api::openapi}}, {}},
         {{"/metrics"}, BodyLimit::kSmall, {{V::get, &Api::metrics}}, {}},
         {{"/healthz"}, BodyLimit::kSmall, {{V::get, &Api::healthz}}, {}},
         {{"/readyz"}, BodyLimit::kSmall, {{V::get, &Api::readyz}}, {}},
@@ -382,6 +383,18 @@ asio::awaitable<Response> Api::info(Request& /*request*/, const RouteMatch& /*ma
   auto work = [this] { return service_.info(); };
   auto info = co_await offload(service_.workers(), std::move(work));
   co_return json_response(bhttp::status::ok, info_json(info));
+}
+
+asio::awaitable<Response> Api::openapi(Request& /*request*/, const RouteMatch& /*match*/) {
+  const auto* doc = dashboard::find_document("openapi.yaml");
+  if (doc == nullptr) {
+    co_return problem(bhttp::status::not_found, "Not found", "this build carries no API document");
+  }
+  Response res{bhttp::status::ok, 11};
+  res.set(bhttp::field::content_type, doc->content_type);
+  res.set(bhttp::field::etag, doc->etag);
+  res.body() = std::string(doc->body);
+  co_return res;
 }
 
 asio::awaitable<Response> Api::metrics(Request& /*request*/, const RouteMatch& /*match*/) {

@@ -41,6 +41,7 @@ class Api final : public Handler {
   boost::asio::awaitable<Response> list_invocations(Request& request, const RouteMatch& match);
   boost::asio::awaitable<Response> get_invocation(Request& request, const RouteMatch& match);
   boost::asio::awaitable<Response> info(Request& request, const RouteMatch& match);
+  boost::asio::awaitable<Response> openapi(Request& request, const RouteMatch& match);
   boost::asio::awaitable<Response> metrics(Request& request, const RouteMatch& match);
   boost::asio::awaitable<Response> healthz(Request& request, const RouteMatch& match);
   boost::asio::awaitable<Response> readyz(Request& request, const RouteMatch& match);

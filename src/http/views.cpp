@@ -43,7 +43,8 @@ json::object function_json(const service::FunctionView& view) {
   o["unready"] = std::move(unready);
   o["created_at_us"] = f.created_at_us;
   o["updated_at_us"] = f.updated_at_us;
-  const store::FunctionStats& s = view.stats;
+  if (!view.stats) return o;
+  const store::FunctionStats& s = *view.stats;
   o["stats"] = json::object{
       {"invocations",
        json::object{{"wasm", s.wasm.invocations}, {"docker", s.docker.invocations}}},

@@ -65,7 +65,8 @@ struct Deployment {
 // What GET /v1/functions[/{name}] shows of a function.
 struct FunctionView {
   std::shared_ptr<const Deployment> deployment;
-  store::FunctionStats stats;
+  // Unset in what a deploy returns (a new version has no history yet).
+  std::optional<store::FunctionStats> stats;
   std::size_t warm_containers = 0;
 };
 

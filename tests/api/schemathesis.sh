@@ -21,11 +21,8 @@
 #   NEBULA_SCHEMATHESIS_ARGS      more arguments for `schemathesis run`
 set -euo pipefail
 
-# ---------------------------------------------------------------------------
-# Operations left out of the run. The server does not serve these two yet;
-# empty this list once it does.
-EXCLUDED_OPERATIONS=(getInfo getOpenApi)
-# ---------------------------------------------------------------------------
+# Operations left out of the run (operationIds); none at present.
+EXCLUDED_OPERATIONS=()
 
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 nebula="" spec="" token="" examples="" config="$here/schemathesis.toml"

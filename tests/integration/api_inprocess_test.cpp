@@ -218,6 +218,12 @@ TEST_F(InProcessApi, InfoNamesTheVersions) {
   EXPECT_EQ(info.at("wasmtime"), "48.0.8");
   EXPECT_FALSE(info.at("node").as_string().empty());
   EXPECT_EQ(info.at("runtimes").at("docker").at("available"), false);
+
+  auto doc = call(bhttp::verb::get, "/v1/openapi.yaml");
+  ASSERT_EQ(doc.result_int(), 200U);
+  EXPECT_EQ(doc[bhttp::field::content_type], "application/yaml");
+  EXPECT_TRUE(doc.body().starts_with("openapi: 3.1")) << doc.body().substr(0, 40);
+  EXPECT_NE(doc.body().find("/v1/functions/{name}/invoke"), std::string::npos);
 }
 
 }  // namespace

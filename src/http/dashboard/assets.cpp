@@ -16,4 +16,11 @@ const Asset* find_asset(std::string_view path) noexcept {
   return nullptr;
 }
 
+const Asset* find_document(std::string_view name) noexcept {
+  for (const EmbeddedFile& file : docs::embedded_files()) {
+    if (file.name == name) return &file.asset;
+  }
+  return nullptr;
+}
+
 }  // namespace nebula::http::dashboard

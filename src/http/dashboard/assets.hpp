@@ -22,4 +22,8 @@ struct Asset {
 // every load and a new build is picked up at once.
 [[nodiscard]] const Asset* find_asset(std::string_view path) noexcept;
 
+// A document from the project's docs/ compiled into the binary, by file
+// name ("openapi.yaml"), or nullptr.
+[[nodiscard]] const Asset* find_document(std::string_view name) noexcept;
+
 }  // namespace nebula::http::dashboard

@@ -17,4 +17,9 @@ struct EmbeddedFile {
 // Defined in the generated source, sorted by name. Static storage.
 [[nodiscard]] std::span<const EmbeddedFile> embedded_files() noexcept;
 
+namespace docs {
+// The documents the API serves about itself (docs/openapi.yaml).
+[[nodiscard]] std::span<const EmbeddedFile> embedded_files() noexcept;
+}  // namespace docs
+
 }  // namespace nebula::http::dashboard
