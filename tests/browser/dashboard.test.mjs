@@ -242,6 +242,32 @@ describe('dashboard', { skip: skip || false }, () => {
     assert.match(text, /longer than 100 bytes/);
     await page.locator('#invocations-body .outcome.bad').first().waitFor();
   });
+
+  test('marks an invocation whose output was cut at max_output_bytes', async (t) => {
+    // hello, deployed through the API with room for 4 bytes of output.
+    const upload = await fetch(`${server.base}/v1/modules`, {
+      method: 'POST', headers: { 'Content-Type': 'application/wasm' }, body: fs.readFileSync(helloWasm),
+    });
+    assert.equal(upload.status, 201);
+    const { digest } = await upload.json();
+    const deploy = await fetch(`${server.base}/v1/functions/tiny-out`, {
+      method: 'PUT',
+      headers: { 'Content-Type': 'application/json' },
+      body: JSON.stringify({ wasm: { module: digest }, limits: { max_output_bytes: 4 } }),
+    });
+    assert.equal(deploy.status, 201, await deploy.text());
+    const { page } = await openBrowser(server.base, t);
+    await page.goto(`${server.base}/`);
+    await page.locator('#functions-body tr[data-key="tiny-out"]').waitFor();
+    await page.locator('#invoke-function').selectOption('tiny-out');
+    await page.getByLabel('Input (sent on stdin)').fill('Nebula');
+    await page.getByRole('button', { name: 'Invoke', exact: true }).click();
+    await page.locator('#invoke-result .problem').waitFor();
+    assert.match(await page.locator('.http-status').textContent(), /^502$/);
+    const row = page.locator('#invocations-body tr', { hasText: 'tiny-out' }).first();
+    await row.waitFor();
+    assert.match(await row.textContent(), /output cut/);
+  });
 });
 
 describe('dashboard with a bearer token', { skip: skip || false }, () => {

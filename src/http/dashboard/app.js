@@ -858,6 +858,9 @@ function showResources(record) {
   }
   if (num(record.teardown_us) !== null) facts.push(el('dt', { text: 'Teardown' }), el('dd', { text: formatUs(record.teardown_us) }));
   if (record.outcome) facts.push(el('dt', { text: 'Outcome' }), el('dd', { text: record.outcome }));
+  if (record.output_truncated === true) {
+    facts.push(el('dt', { text: 'Output' }), el('dd', { text: 'cut at max_output_bytes' }));
+  }
   list.replaceChildren(...facts);
   list.hidden = facts.length === 0;
 }
@@ -1100,7 +1103,10 @@ function invocationRow(record) {
     el('td', { 'data-label': 'Runtime', class: 'nowrap' },
       el('span', { class: `runtime-${runtime}`, text: runtime }), cold ? el('span', { class: 'inline-note', text: ` · ${cold}` }) : null),
     el('td', { 'data-label': 'Outcome' },
-      el('span', { class: `outcome ${ok ? 'ok' : 'bad'}`, text: `${record.outcome || 'ok'}${exit}` })),
+      el('span', { class: `outcome ${ok ? 'ok' : 'bad'}`, text: `${record.outcome || 'ok'}${exit}` }),
+      record.output_truncated === true
+        ? el('span', { class: 'inline-note', title: 'the output was cut at max_output_bytes', text: ' · output cut' })
+        : null),
     el('td', { 'data-label': 'Startup', class: 'num', text: formatUs(record.startup_us) }),
     el('td', { 'data-label': 'Exec', class: 'num', text: formatUs(record.exec_us) }),
     el('td', { 'data-label': 'Total', class: 'num', text: formatUs(record.total_us) }),
