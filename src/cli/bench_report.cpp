@@ -4,8 +4,13 @@
 #include <cstdio>
 #include <sstream>
 
+#include "base/format.hpp"
+
 namespace nebula::cli::benchmark {
 namespace {
+
+using base::format_bytes;
+using base::format_us;
 
 std::string fmt(const char* format, double value) {
   char buf[64];
@@ -59,20 +64,6 @@ void distribution_table(std::ostringstream& md, const Run& run, const Summary& s
 }
 
 }  // namespace
-
-std::string format_us(double us) {
-  const double a = std::fabs(us);
-  if (a < 1000) return fmt("%.0f µs", us);
-  if (a < 1'000'000) return fmt("%.2f ms", us / 1000.0);
-  return fmt("%.2f s", us / 1'000'000.0);
-}
-
-std::string format_bytes(double bytes) {
-  if (bytes < 1024) return fmt("%.0f B", bytes);
-  if (bytes < 1024.0 * 1024) return fmt("%.1f KiB", bytes / 1024);
-  if (bytes < 1024.0 * 1024 * 1024) return fmt("%.1f MiB", bytes / (1024.0 * 1024));
-  return fmt("%.1f GiB", bytes / (1024.0 * 1024 * 1024));
-}
 
 std::string format_ratio(const std::optional<double>& ratio) {
   if (!ratio) return "–";

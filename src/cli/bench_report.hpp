@@ -22,9 +22,8 @@ struct Charts {
 // The few lines printed on the terminal at the end.
 [[nodiscard]] std::string render_headline(const Run& run, const Summary& summary);
 
-// Human units: "812 µs", "1.23 ms", "2.05 s"; "24.0 MiB"; "×123", "×0.52".
-[[nodiscard]] std::string format_us(double us);
-[[nodiscard]] std::string format_bytes(double bytes);
+// A ratio as the report prints it: "×123", "×12.3", "×0.52", "0", or "–"
+// when there is none.
 [[nodiscard]] std::string format_ratio(const std::optional<double>& ratio);
 
 }  // namespace nebula::cli::benchmark

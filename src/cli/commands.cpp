@@ -9,40 +9,19 @@
 
 #include <boost/json.hpp>
 
+#include "base/format.hpp"
 #include "cli/client.hpp"
 
 namespace nebula::cli {
 namespace {
 
 namespace json = boost::json;
+using base::format_bytes;
+using base::format_us;
 
 int fail(const std::string& message) {
   std::fprintf(stderr, "nebula: %s\n", message.c_str());
   return 1;
-}
-
-std::string format_us(double us) {
-  char buf[32];
-  if (us < 1000) {
-    std::snprintf(buf, sizeof buf, "%.0f µs", us);
-  } else if (us < 1'000'000) {
-    std::snprintf(buf, sizeof buf, "%.2f ms", us / 1000.0);
-  } else {
-    std::snprintf(buf, sizeof buf, "%.2f s", us / 1'000'000.0);
-  }
-  return buf;
-}
-
-std::string format_bytes(double bytes) {
-  char buf[32];
-  if (bytes < 1024) {
-    std::snprintf(buf, sizeof buf, "%.0f B", bytes);
-  } else if (bytes < 1024.0 * 1024) {
-    std::snprintf(buf, sizeof buf, "%.1f KiB", bytes / 1024);
-  } else {
-    std::snprintf(buf, sizeof buf, "%.1f MiB", bytes / (1024.0 * 1024));
-  }
-  return buf;
 }
 
 double number(const json::value& v) {
