@@ -8,7 +8,6 @@
 #include <fcntl.h>
 #include <filesystem>
 #include <fstream>
-#include <iterator>
 #include <map>
 #include <memory>
 #include <set>
@@ -19,6 +18,7 @@
 
 #include <boost/json.hpp>
 
+#include "base/files.hpp"
 #include "cli/bench_machine.hpp"
 #include "cli/bench_model.hpp"
 #include "cli/bench_report.hpp"
@@ -89,11 +89,6 @@ int fail(const std::string& message) {
   return 1;
 }
 
-std::string read_text(const fs::path& path) {
-  std::ifstream in(path, std::ios::binary);
-  return {std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>()};
-}
-
 std::string utc_now() {
   const std::time_t now = std::time(nullptr);
   std::tm tm{};
@@ -162,7 +157,7 @@ Result<std::vector<Plan>> make_plans(const BenchOptions& o, const fs::path& exam
   if (names.size() == 1 && names[0] == "all") {
     const fs::path list = examples_dir / "examples.txt";
     names.clear();
-    std::istringstream lines(read_text(list));
+    std::istringstream lines(base::read_file(list).value_or(""));
     for (std::string line; std::getline(lines, line);) {
       if (!line.empty()) names.push_back(line);
     }
@@ -406,10 +401,9 @@ benchmark::Sample call_measured(const Client& client, const Target& target,
 // --- deployment ----------------------------------------------------------
 
 Status deploy(const Client& client, const Plan& plan, bool with_docker) {
-  std::ifstream in(plan.module, std::ios::binary);
-  if (!in) return make_error(ErrorKind::kNotFound, "cannot read " + plan.module.string());
-  std::string bytes{std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>()};
-  auto res = client.request("POST", "/v1/modules", std::move(bytes), "application/wasm");
+  auto bytes = base::read_file(plan.module);
+  if (!bytes) return make_error(ErrorKind::kNotFound, "cannot read " + plan.module.string());
+  auto res = client.request("POST", "/v1/modules", std::move(*bytes), "application/wasm");
   if (!res) return std::move(res).error();
   if (res->status != 201) {
     return make_error(ErrorKind::kInvalidArgument,
@@ -573,7 +567,7 @@ benchmark::Charts plot(const fs::path& script, const fs::path& results, const fs
         "charts: the plot script failed (exit " + std::to_string(status) + "); see " + log.string();
     return charts;
   }
-  std::istringstream written(read_text(log));
+  std::istringstream written(base::read_file(log).value_or(""));
   for (std::string line; std::getline(written, line);) {
     if (line.size() > 4 && line.ends_with(".svg")) {
       charts.files.push_back(fs::path(line).filename().string());

@@ -2,8 +2,6 @@
 
 #include <algorithm>
 #include <filesystem>
-#include <fstream>
-#include <iterator>
 #include <sstream>
 #include <sys/resource.h>
 #include <sys/utsname.h>
@@ -11,18 +9,13 @@
 
 #include <wasmtime.h>
 
+#include "base/files.hpp"
 #include "metrics/process.hpp"
 
 namespace nebula::cli::benchmark {
 namespace {
 
 namespace fs = std::filesystem;
-
-std::string read_text(const fs::path& path) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in) return {};
-  return {std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>()};
-}
 
 std::string trim(std::string s) {
   const auto first = s.find_first_not_of(" \t\r\n\"");
@@ -45,7 +38,7 @@ std::string field(const std::string& text, const std::string& key, char sep) {
 }
 
 std::optional<std::uint64_t> read_u64(const fs::path& path) {
-  const std::string text = trim(read_text(path));
+  const std::string text = trim(base::read_file(path).value_or(""));
   if (text.empty()) return std::nullopt;
   try {
     return std::stoull(text);
@@ -58,7 +51,7 @@ std::optional<std::uint64_t> read_u64(const fs::path& path) {
 
 MachineInfo describe_machine() {
   MachineInfo m;
-  const std::string cpuinfo = read_text("/proc/cpuinfo");
+  const std::string cpuinfo = base::read_file("/proc/cpuinfo").value_or("");
   m.cpu_model = field(cpuinfo, "model name", ':');
   if (m.cpu_model.empty()) m.cpu_model = field(cpuinfo, "Model", ':');  // arm64 boards
   if (m.cpu_model.empty()) m.cpu_model = "unknown";
@@ -73,7 +66,8 @@ MachineInfo describe_machine() {
   const std::string flags = field(cpuinfo, "flags", ':');
   m.virtual_machine = (" " + flags + " ").find(" hypervisor ") != std::string::npos;
 
-  const std::string mem_total = field(read_text("/proc/meminfo"), "MemTotal", ':');
+  const std::string mem_total =
+      field(base::read_file("/proc/meminfo").value_or(""), "MemTotal", ':');
   try {
     m.memory_bytes = std::stoull(mem_total) * 1024;  // "24683932 kB"
   } catch (const std::exception&) {
@@ -83,7 +77,7 @@ MachineInfo describe_machine() {
   struct utsname uts {};
   if (::uname(&uts) == 0)
     m.kernel = std::string(uts.sysname) + " " + uts.release + " " + uts.machine;
-  m.os = field(read_text("/etc/os-release"), "PRETTY_NAME", '=');
+  m.os = field(base::read_file("/etc/os-release").value_or(""), "PRETTY_NAME", '=');
   m.wasmtime_version = WASMTIME_VERSION;
   m.clock_ticks_per_second = metrics::clock_ticks_per_second();
   return m;
@@ -114,7 +108,7 @@ EnergyMeter EnergyMeter::open() {
     auto range = read_u64(dir / "max_energy_range_uj");
     if (!now || !range) continue;  // unreadable: since 2020 only root may read energy_uj
     meter.zones_.push_back(Zone{(dir / "energy_uj").string(), *range, *now, 0});
-    const std::string label = trim(read_text(dir / "name"));
+    const std::string label = trim(base::read_file(dir / "name").value_or(""));
     names += (names.empty() ? "" : ", ") + (label.empty() ? dir.filename().string() : label) +
              " (" + dir.filename().string() + ")";
   }

@@ -5,13 +5,13 @@
 #include <cstdlib>
 #include <cstring>
 #include <fcntl.h>
-#include <fstream>
-#include <iterator>
 #include <poll.h>
 #include <sys/prctl.h>
 #include <sys/wait.h>
 #include <thread>
 #include <unistd.h>
+
+#include "base/files.hpp"
 
 namespace nebula::cli::benchmark {
 namespace {
@@ -115,8 +115,7 @@ ServerChild::~ServerChild() {
 }
 
 std::string ServerChild::log_tail(std::size_t max_bytes) const {
-  std::ifstream in(log_path_, std::ios::binary);
-  std::string text{std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>()};
+  std::string text = base::read_file(log_path_).value_or("");
   if (text.size() > max_bytes) text.erase(0, text.size() - max_bytes);
   return text;
 }

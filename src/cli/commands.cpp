@@ -1,7 +1,6 @@
 #include "cli/commands.hpp"
 
 #include <cstdio>
-#include <fstream>
 #include <iostream>
 #include <iterator>
 #include <sstream>
@@ -9,6 +8,7 @@
 
 #include <boost/json.hpp>
 
+#include "base/files.hpp"
 #include "base/format.hpp"
 #include "cli/client.hpp"
 
@@ -54,9 +54,9 @@ int deploy(const ClientOptions& copts, const DeployOptions& o) {
   Client client(copts.server, copts.token);
   json::object manifest;
   if (!o.wasm_file.empty()) {
-    std::ifstream in(o.wasm_file, std::ios::binary);
-    if (!in) return fail("cannot read " + o.wasm_file);
-    std::string bytes{std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>()};
+    auto read = base::read_file(o.wasm_file);
+    if (!read) return fail("cannot read " + o.wasm_file);
+    std::string bytes = std::move(*read);
     std::fprintf(stderr, "uploading %s (%s)…\n", o.wasm_file.c_str(),
                  format_bytes(static_cast<double>(bytes.size())).c_str());
     auto res = client.request("POST", "/v1/modules", std::move(bytes), "application/wasm");

@@ -9,6 +9,7 @@
 #include <boost/json.hpp>
 #include <gtest/gtest.h>
 
+#include "base/files.hpp"
 #include "integration/server_process.hpp"
 
 namespace nebula::testing {
@@ -17,7 +18,7 @@ namespace {
 namespace json = boost::json;
 
 std::string guest(const std::string& name) {
-  return read_file(std::string(NEBULA_TEST_GUESTS) + "/" + name + ".wasm");
+  return base::read_file(std::string(NEBULA_TEST_GUESTS) + "/" + name + ".wasm").value_or("");
 }
 
 // WAT guests: the module upload accepts the text format too.

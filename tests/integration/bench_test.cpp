@@ -7,8 +7,6 @@
 #include <chrono>
 #include <fcntl.h>
 #include <filesystem>
-#include <fstream>
-#include <iterator>
 #include <random>
 #include <string>
 #include <sys/wait.h>
@@ -19,6 +17,7 @@
 #include <boost/json.hpp>
 #include <gtest/gtest.h>
 
+#include "base/files.hpp"
 #include "cli/bench_model.hpp"
 
 #ifdef NEBULA_BENCH_DOCKER
@@ -30,11 +29,6 @@ namespace {
 
 namespace fs = std::filesystem;
 namespace json = boost::json;
-
-std::string slurp(const fs::path& path) {
-  std::ifstream in(path, std::ios::binary);
-  return {std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>()};
-}
 
 class ScratchDir {
  public:
@@ -90,7 +84,7 @@ Outcome run_nebula(const std::vector<std::string>& args, const fs::path& log,
     std::this_thread::sleep_for(std::chrono::milliseconds(50));
   }
   out.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
-  out.output = slurp(log);
+  out.output = base::read_file(log).value_or("");
   return out;
 }
 
@@ -147,7 +141,7 @@ void expect_cell(const json::object& cells, const std::string& runtime, bool col
 }
 
 json::object read_results(const fs::path& dir) {
-  const std::string text = slurp(dir / "results.json");
+  const std::string text = base::read_file(dir / "results.json").value_or("");
   boost::system::error_code ec;
   auto doc = json::parse(text, ec);
   EXPECT_FALSE(ec) << "results.json: " << ec.message();
@@ -155,7 +149,7 @@ json::object read_results(const fs::path& dir) {
 }
 
 void expect_report(const fs::path& dir) {
-  const std::string report = slurp(dir / "report.md");
+  const std::string report = base::read_file(dir / "report.md").value_or("");
   ASSERT_FALSE(report.empty()) << "no report.md";
   EXPECT_NE(report.find("# Nebula benchmark"), std::string::npos);
   EXPECT_NE(report.find("## Machine"), std::string::npos);

@@ -2,19 +2,14 @@
 
 #include <chrono>
 #include <fcntl.h>
-#include <fstream>
-#include <iterator>
 #include <random>
 #include <sys/wait.h>
 #include <thread>
 #include <unistd.h>
 
-namespace nebula::testing {
+#include "base/files.hpp"
 
-std::string read_file(const std::filesystem::path& path) {
-  std::ifstream in(path, std::ios::binary);
-  return {std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>()};
-}
+namespace nebula::testing {
 
 TempDir::TempDir() {
   std::random_device rd;
@@ -40,7 +35,7 @@ ServerProcess::~ServerProcess() {
 }
 
 std::string ServerProcess::log() const {
-  return read_file(log_path_);
+  return base::read_file(log_path_).value_or("");
 }
 
 bool ServerProcess::start() {

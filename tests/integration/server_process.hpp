@@ -55,6 +55,4 @@ class TempDir {
   std::filesystem::path path_;
 };
 
-[[nodiscard]] std::string read_file(const std::filesystem::path& path);
-
 }  // namespace nebula::testing
