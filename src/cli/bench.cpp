@@ -5,20 +5,18 @@
 #include <csignal>
 #include <cstdio>
 #include <ctime>
-#include <fcntl.h>
 #include <filesystem>
 #include <fstream>
 #include <map>
-#include <memory>
 #include <set>
 #include <sstream>
-#include <sys/wait.h>
 #include <thread>
 #include <unistd.h>
 
 #include <boost/json.hpp>
 
 #include "base/files.hpp"
+#include "base/subprocess.hpp"
 #include "cli/bench_machine.hpp"
 #include "cli/bench_model.hpp"
 #include "cli/bench_report.hpp"
@@ -509,30 +507,8 @@ std::size_t remove_leftovers(docker::Client& docker, pid_t server_pid,
 
 // --- charts --------------------------------------------------------------
 
-// Runs argv with stdout and stderr into `log`; returns the exit status
-// (127 when it cannot be started).
-int run_program(const std::vector<std::string>& args, const fs::path& log) {
-  std::vector<std::string> copy = args;
-  std::vector<char*> argv;
-  for (auto& a : copy) argv.push_back(a.data());
-  argv.push_back(nullptr);
-  const int fd = ::open(log.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-  const pid_t pid = ::fork();
-  if (pid == 0) {
-    if (fd >= 0) {
-      ::dup2(fd, STDOUT_FILENO);
-      ::dup2(fd, STDERR_FILENO);
-    }
-    ::execvp(argv[0], argv.data());
-    ::_exit(127);
-  }
-  if (fd >= 0) ::close(fd);
-  if (pid < 0) return 127;
-  int status = 0;
-  while (::waitpid(pid, &status, 0) < 0 && errno == EINTR) {
-  }
-  return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
-}
+// How long the chart script may take; it draws four charts from one JSON.
+constexpr auto kPlotTimeout = std::chrono::minutes(5);
 
 benchmark::Charts plot(const fs::path& script, const fs::path& results, const fs::path& out_dir) {
   benchmark::Charts charts;
@@ -543,37 +519,42 @@ benchmark::Charts plot(const fs::path& script, const fs::path& results, const fs
     return charts;
   }
   const fs::path log = out_dir / "plot.log";
+  base::RunOptions options;
+  options.timeout = kPlotTimeout;
   // A PATH python3 may be a virtualenv without matplotlib while Debian's
   // python3-matplotlib sits beside /usr/bin/python3.
   std::string python;
   for (const char* candidate : {"python3", "/usr/bin/python3"}) {
-    if (run_program({candidate, "-c", "import matplotlib"}, log) == 0) {
+    auto probe = base::run({candidate, "-c", "import matplotlib"}, options);
+    if (probe && probe->status == 0) {
       python = candidate;
       break;
     }
   }
   if (python.empty()) {
-    fs::remove(log, ec);
     charts.unavailable_reason =
         "charts: unavailable (python3 with matplotlib not found; install python3-matplotlib and "
         "run `python3 " +
         script.string() + " " + results.string() + "`)";
     return charts;
   }
-  const int status =
-      run_program({python, script.string(), results.string(), out_dir.string()}, log);
-  if (status != 0) {
-    charts.unavailable_reason =
-        "charts: the plot script failed (exit " + std::to_string(status) + "); see " + log.string();
+  auto drawn = base::run({python, script.string(), results.string(), out_dir.string()}, options);
+  if (!drawn || drawn->status != 0) {
+    std::ofstream(log, std::ios::binary | std::ios::trunc)
+        << (drawn ? drawn->out + drawn->err : drawn.error().message + "\n");
+    const std::string why = !drawn             ? "could not start"
+                            : drawn->timed_out ? "timed out"
+                                               : "exit " + std::to_string(drawn->status);
+    charts.unavailable_reason = "charts: the plot script failed (" + why + "); see " + log.string();
     return charts;
   }
-  std::istringstream written(base::read_file(log).value_or(""));
+  // The script prints the path of each chart it wrote, one per line.
+  std::istringstream written(drawn->out);
   for (std::string line; std::getline(written, line);) {
     if (line.size() > 4 && line.ends_with(".svg")) {
       charts.files.push_back(fs::path(line).filename().string());
     }
   }
-  fs::remove(log, ec);
   return charts;
 }
 
@@ -840,7 +821,7 @@ int bench(const BenchOptions& o) {
   ::sigaction(SIGTERM, &action, nullptr);
 
   std::optional<benchmark::TempDir> work_dir;
-  std::unique_ptr<benchmark::ServerChild> server;
+  std::optional<benchmark::ServerChild> server;
   std::string url;
   if (own_server) {
     auto dir = benchmark::TempDir::create("nebula-bench-");
@@ -856,7 +837,7 @@ int bench(const BenchOptions& o) {
                  no_docker ? "wasm only" : "wasm and docker");
     auto child = benchmark::ServerChild::start(self.string(), work_dir->path(), std::move(args));
     if (!child) return fail(child.error().message);
-    server = std::move(*child);
+    server.emplace(std::move(*child));
     url = server->url();
   } else {
     url = *o.server;

@@ -4,11 +4,7 @@
 #include <csignal>
 #include <cstdlib>
 #include <cstring>
-#include <fcntl.h>
 #include <poll.h>
-#include <sys/prctl.h>
-#include <sys/wait.h>
-#include <thread>
 #include <unistd.h>
 
 #include "base/files.hpp"
@@ -25,49 +21,23 @@ constexpr auto kStartTimeout = std::chrono::seconds(60);
 
 }  // namespace
 
-Result<std::unique_ptr<ServerChild>> ServerChild::start(const std::string& executable,
-                                                        const fs::path& work_dir,
-                                                        std::vector<std::string> extra_args) {
+Result<ServerChild> ServerChild::start(const std::string& executable, const fs::path& work_dir,
+                                       std::vector<std::string> extra_args) {
   std::vector<std::string> args = {executable,    "serve",      "--listen",
                                    "127.0.0.1:0", "--data-dir", (work_dir / "data").string(),
                                    "--log-level", "warn"};
   args.insert(args.end(), extra_args.begin(), extra_args.end());
   const fs::path log_path = work_dir / "server.log";
 
-  const int log_fd = ::open(log_path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-  if (log_fd < 0) {
-    return make_error(ErrorKind::kInternal,
-                      "cannot create " + log_path.string() + ": " + std::strerror(errno));
-  }
-  int out[2];
-  if (::pipe2(out, O_CLOEXEC) != 0) {
-    ::close(log_fd);
-    return make_error(ErrorKind::kInternal, std::string("pipe: ") + std::strerror(errno));
-  }
-  std::vector<char*> argv;
-  for (auto& a : args) argv.push_back(a.data());
-  argv.push_back(nullptr);
-  const pid_t parent = ::getpid();
-
-  const pid_t pid = ::fork();
-  if (pid == 0) {
-    // Only async-signal-safe calls between fork and exec.
-    ::prctl(PR_SET_PDEATHSIG, SIGTERM);
-    if (::getppid() != parent) ::_exit(127);  // the parent died before prctl
-    ::dup2(out[1], STDOUT_FILENO);
-    ::dup2(log_fd, STDERR_FILENO);
-    const int null_fd = ::open("/dev/null", O_RDONLY);
-    if (null_fd >= 0) ::dup2(null_fd, STDIN_FILENO);
-    ::execv(argv[0], argv.data());
-    ::_exit(127);
-  }
-  ::close(out[1]);
-  ::close(log_fd);
-  if (pid < 0) {
-    ::close(out[0]);
-    return make_error(ErrorKind::kInternal, std::string("fork: ") + std::strerror(errno));
-  }
-  std::unique_ptr<ServerChild> child(new ServerChild(pid, out[0], log_path));
+  base::SpawnOptions options;
+  options.search_path = false;
+  options.in = base::Stdio::null();
+  options.out = base::Stdio::pipe();
+  options.err = base::Stdio::file(log_path);
+  options.parent_death_signal = SIGTERM;
+  auto process = base::Subprocess::start(args, options);
+  if (!process) return std::move(process).error();
+  ServerChild child(std::move(*process), log_path);
 
   // The server prints "listening on http://127.0.0.1:PORT" once it accepts
   // connections; that line is the whole of its stdout.
@@ -77,7 +47,7 @@ Result<std::unique_ptr<ServerChild>> ServerChild::start(const std::string& execu
     if (auto pos = printed.find(kReadyPrefix); pos != std::string::npos) {
       const auto end = printed.find('\n', pos);
       if (end != std::string::npos) {
-        child->url_ = printed.substr(pos + kReadyPrefix.size(), end - pos - kReadyPrefix.size());
+        child.url_ = printed.substr(pos + kReadyPrefix.size(), end - pos - kReadyPrefix.size());
         return child;
       }
     }
@@ -86,32 +56,31 @@ Result<std::unique_ptr<ServerChild>> ServerChild::start(const std::string& execu
     if (left.count() <= 0) {
       return make_error(ErrorKind::kTimeout, "the nebula server did not start within " +
                                                  std::to_string(kStartTimeout.count()) +
-                                                 " s; its log:\n" + child->log_tail());
+                                                 " s; its log:\n" + child.log_tail());
     }
-    pollfd pfd{child->stdout_fd_, POLLIN, 0};
+    pollfd pfd{child.process_.stdout_fd(), POLLIN, 0};
     const int ready = ::poll(&pfd, 1, static_cast<int>(left.count()));
     if (ready < 0 && errno != EINTR) {
       return make_error(ErrorKind::kInternal, std::string("poll: ") + std::strerror(errno));
     }
     if (ready <= 0) continue;
     char buf[512];
-    const ssize_t n = ::read(child->stdout_fd_, buf, sizeof buf);
+    const ssize_t n = ::read(pfd.fd, buf, sizeof buf);
     if (n > 0) {
       printed.append(buf, static_cast<std::size_t>(n));
       continue;
     }
     if (n < 0 && errno == EINTR) continue;
     // EOF: the server exited before it listened.
-    const int status = child->stop(std::chrono::seconds(5));
+    const int status = child.stop(std::chrono::seconds(5));
     return make_error(ErrorKind::kUnavailable,
                       "the nebula server exited (status " + std::to_string(status) +
-                          ") before listening; its log:\n" + child->log_tail());
+                          ") before listening; its log:\n" + child.log_tail());
   }
 }
 
 ServerChild::~ServerChild() {
-  if (pid_ > 0) (void)stop(std::chrono::seconds(30));
-  if (stdout_fd_ >= 0) ::close(stdout_fd_);
+  (void)stop(std::chrono::seconds(30));
 }
 
 std::string ServerChild::log_tail(std::size_t max_bytes) const {
@@ -121,26 +90,7 @@ std::string ServerChild::log_tail(std::size_t max_bytes) const {
 }
 
 int ServerChild::stop(std::chrono::seconds grace) {
-  if (pid_ <= 0) return -1;
-  int status = 0;
-  pid_t done = ::waitpid(pid_, &status, WNOHANG);
-  if (done == 0) {
-    ::kill(pid_, SIGTERM);
-    const auto deadline = std::chrono::steady_clock::now() + grace;
-    while ((done = ::waitpid(pid_, &status, WNOHANG)) == 0) {
-      if (std::chrono::steady_clock::now() > deadline) {
-        ::kill(pid_, SIGKILL);
-        done = ::waitpid(pid_, &status, 0);
-        break;
-      }
-      std::this_thread::sleep_for(std::chrono::milliseconds(20));
-    }
-  }
-  pid_ = -1;
-  if (done < 0) return -1;
-  if (WIFEXITED(status)) return WEXITSTATUS(status);
-  if (WIFSIGNALED(status)) return 128 + WTERMSIG(status);
-  return -1;
+  return process_.terminate(grace);
 }
 
 Result<TempDir> TempDir::create(const std::string& prefix) {

@@ -2,34 +2,38 @@
 
 #include <chrono>
 #include <filesystem>
-#include <memory>
 #include <string>
 #include <sys/types.h>
 #include <vector>
 
+#include "base/subprocess.hpp"
 #include "core/result.hpp"
 
 namespace nebula::cli::benchmark {
 
 // A `nebula serve` child that the benchmark starts for itself: the same
 // binary, loopback only, a free port, its own data directory. The child
-// gets SIGTERM if the benchmark dies first (PR_SET_PDEATHSIG), so an
-// interrupted benchmark leaves no server behind; the server in turn removes
-// its warm containers when it stops. Owned by one thread.
+// gets SIGTERM if the benchmark's main thread ends first
+// (PR_SET_PDEATHSIG), so an interrupted benchmark leaves no server behind;
+// the server in turn removes its warm containers when it stops. Move-only,
+// owned by the thread that started it.
 class ServerChild {
  public:
   // Starts `executable serve …` with its data under `work_dir` and its log
   // in work_dir/server.log, and waits until it prints its address.
-  [[nodiscard]] static Result<std::unique_ptr<ServerChild>> start(
-      const std::string& executable, const std::filesystem::path& work_dir,
-      std::vector<std::string> extra_args);
+  [[nodiscard]] static Result<ServerChild> start(const std::string& executable,
+                                                 const std::filesystem::path& work_dir,
+                                                 std::vector<std::string> extra_args);
 
+  ServerChild(ServerChild&&) noexcept = default;
+  ServerChild& operator=(ServerChild&&) noexcept = default;
   ServerChild(const ServerChild&) = delete;
   ServerChild& operator=(const ServerChild&) = delete;
+  // Stops a server that still runs, as stop() does with a 30 s grace.
   ~ServerChild();
 
   [[nodiscard]] const std::string& url() const noexcept { return url_; }
-  [[nodiscard]] pid_t pid() const noexcept { return pid_; }
+  [[nodiscard]] pid_t pid() const noexcept { return process_.pid(); }
   [[nodiscard]] const std::filesystem::path& log_path() const noexcept { return log_path_; }
   // The last `max_bytes` of the server's log, for error messages.
   [[nodiscard]] std::string log_tail(std::size_t max_bytes = 2000) const;
@@ -40,11 +44,12 @@ class ServerChild {
   int stop(std::chrono::seconds grace = std::chrono::seconds(60));
 
  private:
-  ServerChild(pid_t pid, int stdout_fd, std::filesystem::path log_path)
-      : pid_(pid), stdout_fd_(stdout_fd), log_path_(std::move(log_path)) {}
+  ServerChild(base::Subprocess process, std::filesystem::path log_path)
+      : process_(std::move(process)), log_path_(std::move(log_path)) {}
 
-  pid_t pid_ = -1;
-  int stdout_fd_ = -1;  // read end of the child's stdout (kept open: no SIGPIPE)
+  // Its stdout pipe stays open until the end, so that a late write by the
+  // server never meets a closed pipe.
+  base::Subprocess process_;
   std::filesystem::path log_path_;
   std::string url_;
 };

@@ -5,12 +5,9 @@
 // not asserted on (benchmarks are programs, not timed tests): only that
 // every cell, count and ratio is there.
 #include <chrono>
-#include <fcntl.h>
 #include <filesystem>
 #include <random>
 #include <string>
-#include <sys/wait.h>
-#include <thread>
 #include <unistd.h>
 #include <vector>
 
@@ -18,6 +15,7 @@
 #include <gtest/gtest.h>
 
 #include "base/files.hpp"
+#include "base/subprocess.hpp"
 #include "cli/bench_model.hpp"
 
 #ifdef NEBULA_BENCH_DOCKER
@@ -55,35 +53,25 @@ struct Outcome {
   std::string output;  // stdout and stderr together
 };
 
-// Runs `nebula ARGS…` with its output in `log`; kills it after `limit`.
+// Runs `nebula ARGS…` with its output in `log`; stops it after `limit`.
 Outcome run_nebula(const std::vector<std::string>& args, const fs::path& log,
                    std::chrono::seconds limit = std::chrono::seconds(300)) {
-  std::vector<std::string> all = {NEBULA_BIN};
-  all.insert(all.end(), args.begin(), args.end());
-  std::vector<char*> argv;
-  for (auto& a : all) argv.push_back(a.data());
-  argv.push_back(nullptr);
-  const int fd = ::open(log.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-  const pid_t pid = ::fork();
-  if (pid == 0) {
-    ::dup2(fd, STDOUT_FILENO);
-    ::dup2(fd, STDERR_FILENO);
-    ::execv(argv[0], argv.data());
-    ::_exit(127);
-  }
-  ::close(fd);
+  std::vector<std::string> argv = {NEBULA_BIN};
+  argv.insert(argv.end(), args.begin(), args.end());
+  base::SpawnOptions options;
+  options.search_path = false;
+  options.in = base::Stdio::null();
+  options.out = base::Stdio::file(log);
+  options.err = base::Stdio::to_stdout();
   Outcome out;
-  int status = 0;
-  const auto deadline = std::chrono::steady_clock::now() + limit;
-  while (::waitpid(pid, &status, WNOHANG) == 0) {
-    if (std::chrono::steady_clock::now() > deadline) {
-      ::kill(pid, SIGTERM);  // bench stops its server child on SIGTERM
-      ::waitpid(pid, &status, 0);
-      break;
-    }
-    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  auto child = base::Subprocess::start(argv, options);
+  if (!child) {
+    out.output = child.error().message;
+    return out;
   }
-  out.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+  auto status = child->wait_for(base::Clock::now() + limit);
+  // bench stops its server child on SIGTERM.
+  out.exit_code = status ? *status : child->terminate(std::chrono::seconds(60));
   out.output = base::read_file(log).value_or("");
   return out;
 }

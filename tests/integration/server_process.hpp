@@ -1,11 +1,13 @@
 #pragma once
 
 #include <filesystem>
+#include <optional>
 #include <signal.h>
 #include <string>
 #include <sys/types.h>
 #include <vector>
 
+#include "base/subprocess.hpp"
 #include "cli/client.hpp"
 
 namespace nebula::testing {
@@ -31,13 +33,13 @@ class ServerProcess {
     return cli::Client(url_, token);
   }
   [[nodiscard]] std::string log() const;
-  [[nodiscard]] pid_t pid() const { return pid_; }
+  [[nodiscard]] pid_t pid() const { return process_ ? process_->pid() : -1; }
 
  private:
   std::filesystem::path data_dir_;
   std::vector<std::string> extra_args_;
   std::filesystem::path log_path_;
-  pid_t pid_ = -1;
+  std::optional<base::Subprocess> process_;
   std::string url_;
 };
 
