@@ -21,7 +21,7 @@
 #include "cli/bench_model.hpp"
 #include "cli/bench_report.hpp"
 #include "cli/bench_server.hpp"
-#include "cli/client.hpp"
+#include "http/client.hpp"
 
 #ifdef NEBULA_HAVE_DOCKER
 #include "docker/api.hpp"
@@ -39,6 +39,9 @@ namespace fs = std::filesystem;
 namespace json = boost::json;
 using benchmark::Runtime;
 using SteadyClock = std::chrono::steady_clock;
+using http::Client;
+using http::ClientResponse;
+using http::problem_detail;
 
 // Set by SIGINT/SIGTERM; the loops stop between two calls. A signal handler
 // can only reach a variable of static storage, hence this one file-level flag.

@@ -10,7 +10,7 @@
 
 #include "base/files.hpp"
 #include "base/format.hpp"
-#include "cli/client.hpp"
+#include "http/client.hpp"
 
 namespace nebula::cli {
 namespace {
@@ -18,6 +18,9 @@ namespace {
 namespace json = boost::json;
 using base::format_bytes;
 using base::format_us;
+using http::Client;
+using http::ClientResponse;
+using http::problem_detail;
 
 int fail(const std::string& message) {
   std::fprintf(stderr, "nebula: %s\n", message.c_str());

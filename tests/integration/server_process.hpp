@@ -8,7 +8,7 @@
 #include <vector>
 
 #include "base/subprocess.hpp"
-#include "cli/client.hpp"
+#include "http/client.hpp"
 
 namespace nebula::testing {
 
@@ -29,8 +29,8 @@ class ServerProcess {
   void kill9() { (void)stop(SIGKILL); }
 
   [[nodiscard]] const std::string& url() const { return url_; }
-  [[nodiscard]] cli::Client client(std::string token = {}) const {
-    return cli::Client(url_, token);
+  [[nodiscard]] http::Client client(std::string token = {}) const {
+    return http::Client(url_, token);
   }
   [[nodiscard]] std::string log() const;
   [[nodiscard]] pid_t pid() const { return process_ ? process_->pid() : -1; }
