@@ -3,7 +3,7 @@
 // --token of the client commands, may also come from a NEBULA_* variable.
 #include <CLI/CLI.hpp>
 
-#include "cli/bench.hpp"
+#include "bench/runner.hpp"
 #include "cli/commands.hpp"
 #include "cli/run.hpp"
 #include "cli/serve.hpp"
@@ -130,9 +130,9 @@ int main(int argc, char** argv) {
   logs_cmd->add_option("--runtime", logs.runtime, "Only wasm or docker")
       ->check(CLI::IsMember({"wasm", "docker"}));
 
-  nebula::cli::BenchOptions bench;
-  auto* bench_cmd = app.add_subcommand(
-      "bench", "Benchmark the examples on wasm, docker cold and docker warm (DESIGN §8)");
+  nebula::bench::Options bench;
+  auto* bench_cmd =
+      app.add_subcommand("bench", "Benchmark the examples on wasm, docker cold and docker warm");
   bench_cmd->add_option("--out", bench.out_dir, "Directory for results.json, report.md, *.svg")
       ->required();
   bench_cmd->add_option("--runs", bench.runs, "Measured calls per function and runtime")
@@ -177,6 +177,6 @@ int main(int argc, char** argv) {
   if (ls_cmd->parsed()) return nebula::cli::list(client);
   if (rm_cmd->parsed()) return nebula::cli::remove(client, rm_name);
   if (logs_cmd->parsed()) return nebula::cli::logs(client, logs);
-  if (bench_cmd->parsed()) return nebula::cli::bench(bench);
+  if (bench_cmd->parsed()) return nebula::bench::run(bench);
   return 0;
 }

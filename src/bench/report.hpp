@@ -3,9 +3,9 @@
 #include <string>
 #include <vector>
 
-#include "cli/bench_model.hpp"
+#include "bench/model.hpp"
 
-namespace nebula::cli::benchmark {
+namespace nebula::bench {
 
 // What became of the charts: the SVG files written (names relative to the
 // output directory), or why there are none.
@@ -26,4 +26,4 @@ struct Charts {
 // when there is none.
 [[nodiscard]] std::string format_ratio(const std::optional<double>& ratio);
 
-}  // namespace nebula::cli::benchmark
+}  // namespace nebula::bench

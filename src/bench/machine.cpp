@@ -1,4 +1,4 @@
-#include "cli/bench_machine.hpp"
+#include "bench/machine.hpp"
 
 #include <algorithm>
 #include <filesystem>
@@ -12,7 +12,7 @@
 #include "base/files.hpp"
 #include "metrics/process.hpp"
 
-namespace nebula::cli::benchmark {
+namespace nebula::bench {
 namespace {
 
 namespace fs = std::filesystem;
@@ -162,4 +162,4 @@ double ticks_to_us(std::uint64_t ticks) noexcept {
   return static_cast<double>(ticks) * 1e6 / static_cast<double>(metrics::clock_ticks_per_second());
 }
 
-}  // namespace nebula::cli::benchmark
+}  // namespace nebula::bench

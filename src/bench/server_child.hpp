@@ -9,7 +9,7 @@
 #include "base/subprocess.hpp"
 #include "core/result.hpp"
 
-namespace nebula::cli::benchmark {
+namespace nebula::bench {
 
 // A `nebula serve` child that the benchmark starts for itself: the same
 // binary, loopback only, a free port, its own data directory. The child
@@ -72,4 +72,4 @@ class TempDir {
   std::filesystem::path path_;
 };
 
-}  // namespace nebula::cli::benchmark
+}  // namespace nebula::bench

@@ -1,4 +1,4 @@
-#include "cli/bench_model.hpp"
+#include "bench/model.hpp"
 
 #include <algorithm>
 #include <cmath>
@@ -6,7 +6,7 @@
 
 #include <boost/json.hpp>
 
-namespace nebula::cli::benchmark {
+namespace nebula::bench {
 namespace {
 
 namespace json = boost::json;
@@ -450,4 +450,4 @@ json::value to_json(const Run& run, const Summary& summary) {
   return root;
 }
 
-}  // namespace nebula::cli::benchmark
+}  // namespace nebula::bench

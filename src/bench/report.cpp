@@ -1,4 +1,4 @@
-#include "cli/bench_report.hpp"
+#include "bench/report.hpp"
 
 #include <cmath>
 #include <cstdio>
@@ -6,7 +6,7 @@
 
 #include "base/format.hpp"
 
-namespace nebula::cli::benchmark {
+namespace nebula::bench {
 namespace {
 
 using base::format_bytes;
@@ -331,4 +331,4 @@ std::string render_report(const Run& run, const Summary& summary, const Charts& 
   return md.str();
 }
 
-}  // namespace nebula::cli::benchmark
+}  // namespace nebula::bench

@@ -4,11 +4,11 @@
 #include <string>
 #include <vector>
 
-namespace nebula::cli {
+namespace nebula::bench {
 
-// `nebula bench` (DESIGN §8): the example functions on wasm, docker cold and
-// docker warm, the same input on each, interleaved, through the HTTP API.
-struct BenchOptions {
+// `nebula bench`: the example functions on wasm, docker cold and docker
+// warm, the same input on each, interleaved, through the HTTP API.
+struct Options {
   std::string out_dir;                 // results.json, report.md, *.svg
   unsigned runs = 20;                  // measured calls per function and runtime
   unsigned warmup = 2;                 // uncounted calls per function and runtime first
@@ -26,6 +26,6 @@ struct BenchOptions {
 
 // Runs the benchmark and writes its outputs; returns the process exit code
 // (0 also when some invocations failed: they are counted in the report).
-[[nodiscard]] int bench(const BenchOptions& options);
+[[nodiscard]] int run(const Options& options);
 
-}  // namespace nebula::cli
+}  // namespace nebula::bench

@@ -12,7 +12,7 @@
 
 #include <boost/json/value.hpp>
 
-namespace nebula::cli::benchmark {
+namespace nebula::bench {
 
 // The three ways a function runs. docker-cold and docker-warm are the same
 // image: one container per call, or a pool of kept-running containers.
@@ -212,4 +212,4 @@ struct Summary {
 // results.json: settings, machine, raw samples, windows, summaries, ratios.
 [[nodiscard]] boost::json::value to_json(const Run& run, const Summary& summary);
 
-}  // namespace nebula::cli::benchmark
+}  // namespace nebula::bench

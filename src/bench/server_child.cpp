@@ -1,4 +1,4 @@
-#include "cli/bench_server.hpp"
+#include "bench/server_child.hpp"
 
 #include <cerrno>
 #include <csignal>
@@ -9,7 +9,7 @@
 
 #include "base/files.hpp"
 
-namespace nebula::cli::benchmark {
+namespace nebula::bench {
 namespace {
 
 namespace fs = std::filesystem;
@@ -110,4 +110,4 @@ TempDir::~TempDir() {
   fs::remove_all(path_, ec);
 }
 
-}  // namespace nebula::cli::benchmark
+}  // namespace nebula::bench

@@ -1,4 +1,4 @@
-#include "cli/bench.hpp"
+#include "bench/runner.hpp"
 
 #include <algorithm>
 #include <chrono>
@@ -17,10 +17,10 @@
 
 #include "base/files.hpp"
 #include "base/subprocess.hpp"
-#include "cli/bench_machine.hpp"
-#include "cli/bench_model.hpp"
-#include "cli/bench_report.hpp"
-#include "cli/bench_server.hpp"
+#include "bench/machine.hpp"
+#include "bench/model.hpp"
+#include "bench/report.hpp"
+#include "bench/server_child.hpp"
 #include "http/client.hpp"
 
 #ifdef NEBULA_HAVE_DOCKER
@@ -32,12 +32,11 @@
 #define NEBULA_PLOT_SCRIPT "bench/plot.py"
 #endif
 
-namespace nebula::cli {
+namespace nebula::bench {
 namespace {
 
 namespace fs = std::filesystem;
 namespace json = boost::json;
-using benchmark::Runtime;
 using SteadyClock = std::chrono::steady_clock;
 using http::Client;
 using http::ClientResponse;
@@ -152,7 +151,7 @@ struct Plan {
   std::string warm_function;  // deployed name: docker warm pool
 };
 
-Result<std::vector<Plan>> make_plans(const BenchOptions& o, const fs::path& examples_dir,
+Result<std::vector<Plan>> make_plans(const Options& o, const fs::path& examples_dir,
                                      const std::string& name_prefix) {
   std::vector<std::string> names = o.functions.empty() ? kDefaultFunctions : o.functions;
   if (names.size() == 1 && names[0] == "all") {
@@ -338,10 +337,9 @@ Result<std::string> call_once(const Client& client, const Target& target, const 
 }
 
 // One measured call: the response, then the server's record of it.
-benchmark::Sample call_measured(const Client& client, const Target& target,
-                                const std::string& input,
-                                const std::optional<std::string>& reference) {
-  benchmark::Sample s;
+Sample call_measured(const Client& client, const Target& target, const std::string& input,
+                     const std::optional<std::string>& reference) {
+  Sample s;
   const auto t0 = SteadyClock::now();
   auto res = client.request("POST", target.path, input, "application/octet-stream");
   s.client_us =
@@ -513,8 +511,8 @@ std::size_t remove_leftovers(docker::Client& docker, pid_t server_pid,
 // How long the chart script may take; it draws four charts from one JSON.
 constexpr auto kPlotTimeout = std::chrono::minutes(5);
 
-benchmark::Charts plot(const fs::path& script, const fs::path& results, const fs::path& out_dir) {
-  benchmark::Charts charts;
+Charts plot(const fs::path& script, const fs::path& results, const fs::path& out_dir) {
+  Charts charts;
   std::error_code ec;
   if (!fs::is_regular_file(script, ec)) {
     charts.unavailable_reason = "charts: unavailable (no plot script at " + script.string() +
@@ -572,19 +570,19 @@ std::vector<Runtime> rotated(const std::vector<Runtime>& runtimes, unsigned rep)
 }
 
 struct Context {
-  const BenchOptions& options;
+  const Options& options;
   const Client& client;
   std::vector<Runtime> runtimes;
   std::vector<Plan> plans;
-  benchmark::Run& run;
+  Run& run;
   Progress& progress;
-  benchmark::EnergyMeter& energy;
+  EnergyMeter& energy;
 };
 
 void reference_and_warmup(Context& ctx) {
   for (std::size_t i = 0; i < ctx.plans.size(); ++i) {
     const Plan& plan = ctx.plans[i];
-    benchmark::FunctionRun& fn = ctx.run.functions[i];
+    FunctionRun& fn = ctx.run.functions[i];
     ctx.progress.set_status("reference + warm-up  " + plan.name);
     // wasm's answer is the reference every other call is compared with.
     auto ref = call_once(ctx.client, target_of(plan, Runtime::kWasm), plan.input, std::nullopt);
@@ -598,14 +596,14 @@ void reference_and_warmup(Context& ctx) {
     ctx.progress.advance();
     for (unsigned k = 0; k < ctx.options.warmup && !interrupted(); ++k) {
       for (Runtime rt : rotated(ctx.runtimes, k)) {
-        benchmark::Cell& cell = fn.cells[static_cast<std::size_t>(
+        Cell& cell = fn.cells[static_cast<std::size_t>(
             std::find(ctx.runtimes.begin(), ctx.runtimes.end(), rt) - ctx.runtimes.begin())];
         auto out = call_once(ctx.client, target_of(plan, rt), plan.input, fn.reference_output);
         ++cell.warmup_calls;
         if (!out) {
           ++cell.warmup_failures;
           if (cell.warmup_failures == 1) {
-            ctx.run.notes.push_back(plan.name + " " + benchmark::to_string(rt) +
+            ctx.run.notes.push_back(plan.name + " " + to_string(rt) +
                                     ": a warm-up call failed: " + out.error().message);
           }
         }
@@ -617,21 +615,21 @@ void reference_and_warmup(Context& ctx) {
 }
 
 // The machine left alone for baseline_s: the benchmark only sleeps.
-benchmark::Baseline measure_idle(Context& ctx, const char* when) {
-  benchmark::Baseline idle;
+Baseline measure_idle(Context& ctx, const char* when) {
+  Baseline idle;
   ctx.progress.set_status(std::string("measuring the idle machine ") + when);
-  auto before = benchmark::take_reading(ctx.energy);
+  auto before = take_reading(ctx.energy);
   const auto until = SteadyClock::now() +
                      std::chrono::milliseconds(static_cast<long>(ctx.options.baseline_s * 1000));
   while (SteadyClock::now() < until && !interrupted()) {
     std::this_thread::sleep_for(std::chrono::milliseconds(50));
   }
-  auto after = benchmark::take_reading(ctx.energy);
+  auto after = take_reading(ctx.energy);
   if (!before || !after) return idle;
   idle.wall_s = std::chrono::duration<double>(after->at - before->at).count();
   // Our own sleeping costs next to nothing; subtracting it keeps the
   // definition the same as in the windows.
-  idle.busy_cpu_us = benchmark::ticks_to_us(after->busy_ticks - before->busy_ticks) -
+  idle.busy_cpu_us = ticks_to_us(after->busy_ticks - before->busy_ticks) -
                      static_cast<double>(after->own_cpu_us - before->own_cpu_us);
   if (before->energy_uj && after->energy_uj) {
     idle.energy_uj = *after->energy_uj - *before->energy_uj;
@@ -651,16 +649,14 @@ void measure_interleaved(Context& ctx) {
     const auto order = rotated(ctx.runtimes, rep);
     for (std::size_t i = 0; i < ctx.plans.size() && !interrupted(); ++i) {
       const Plan& plan = ctx.plans[i];
-      benchmark::FunctionRun& fn = ctx.run.functions[i];
+      FunctionRun& fn = ctx.run.functions[i];
       for (unsigned pos = 0; pos < order.size(); ++pos) {
         const Runtime rt = order[pos];
         ctx.progress.set_status("measuring " + std::to_string(rep + 1) + "/" +
-                                std::to_string(runs) + "  " + plan.name + " " +
-                                benchmark::to_string(rt));
+                                std::to_string(runs) + "  " + plan.name + " " + to_string(rt));
         // wasm too is compared with its own reference answer: a function
         // that answers differently from one call to the next is a failure.
-        benchmark::Sample s =
-            call_measured(ctx.client, target_of(plan, rt), plan.input, fn.reference_output);
+        Sample s = call_measured(ctx.client, target_of(plan, rt), plan.input, fn.reference_output);
         s.repetition = rep;
         s.position = pos;
         for (auto& cell : fn.cells) {
@@ -683,18 +679,18 @@ void measure_windows(Context& ctx) {
   const double min_wall = ctx.options.min_window_s;
   for (std::size_t i = 0; i < ctx.plans.size() && !interrupted(); ++i) {
     const Plan& plan = ctx.plans[i];
-    benchmark::FunctionRun& fn = ctx.run.functions[i];
+    FunctionRun& fn = ctx.run.functions[i];
     std::string summary_line = plan.name + ": system CPU windows:";
     for (Runtime rt : rotated(ctx.runtimes, static_cast<unsigned>(i))) {
       if (interrupted()) break;
-      benchmark::Cell* cell = nullptr;
+      Cell* cell = nullptr;
       for (auto& c : fn.cells) {
         if (c.runtime == rt) cell = &c;
       }
       const Target target = target_of(plan, rt);
-      benchmark::Window w;
-      ctx.progress.set_status("system CPU  " + plan.name + " " + benchmark::to_string(rt));
-      auto before = benchmark::take_reading(ctx.energy);
+      Window w;
+      ctx.progress.set_status("system CPU  " + plan.name + " " + to_string(rt));
+      auto before = take_reading(ctx.energy);
       while (!interrupted() && w.calls < kMaxWindowCalls) {
         // Without /proc/stat there is nothing to measure beyond the calls.
         if (w.calls >= ctx.options.runs &&
@@ -711,16 +707,15 @@ void measure_windows(Context& ctx) {
         }
         if (w.calls <= ctx.options.runs) ctx.progress.advance();
       }
-      auto after = benchmark::take_reading(ctx.energy);
+      auto after = take_reading(ctx.energy);
       if (!before || !after) continue;
       w.wall_s = std::chrono::duration<double>(after->at - before->at).count();
-      w.busy_cpu_us = benchmark::ticks_to_us(after->busy_ticks - before->busy_ticks);
+      w.busy_cpu_us = ticks_to_us(after->busy_ticks - before->busy_ticks);
       w.own_cpu_us = static_cast<double>(after->own_cpu_us - before->own_cpu_us);
       if (before->energy_uj && after->energy_uj)
         w.energy_uj = *after->energy_uj - *before->energy_uj;
       char buf[160];
-      std::snprintf(buf, sizeof buf, " %s %u calls in %.1f s", benchmark::to_string(rt), w.calls,
-                    w.wall_s);
+      std::snprintf(buf, sizeof buf, " %s %u calls in %.1f s", to_string(rt), w.calls, w.wall_s);
       summary_line += buf;
       cell->window = std::move(w);
     }
@@ -730,7 +725,7 @@ void measure_windows(Context& ctx) {
 
 // Other work on the machine during the idle periods makes every system-wide
 // figure uncertain by about as much; the report says so.
-void note_busy_machine(benchmark::Run& run) {
+void note_busy_machine(Run& run) {
   const double capacity_us_per_s = 1e6 * std::max(1U, run.machine.logical_cpus);
   const double before = run.idle_before.busy_cpu_us_per_s() / capacity_us_per_s;
   const double after = run.idle_after.busy_cpu_us_per_s() / capacity_us_per_s;
@@ -755,7 +750,7 @@ Status write_file(const fs::path& path, const std::string& text) {
 
 }  // namespace
 
-int bench(const BenchOptions& o) {
+int run(const Options& o) {
   const auto started = SteadyClock::now();
   if (o.out_dir.empty()) return fail("--out DIR is required");
   if (o.runs == 0) return fail("--runs must be at least 1");
@@ -782,7 +777,7 @@ int bench(const BenchOptions& o) {
   auto plans = make_plans(o, examples_dir, own_server ? "" : "bench-");
   if (!plans) return fail(plans.error().message);
 
-  benchmark::Run run;
+  Run run;
   run.started_at = utc_now();
   run.server = own_server ? "own" : *o.server;
   run.runs = o.runs;
@@ -791,13 +786,13 @@ int bench(const BenchOptions& o) {
   run.runtimes = {Runtime::kWasm};
   if (!no_docker)
     run.runtimes.insert(run.runtimes.end(), {Runtime::kDockerCold, Runtime::kDockerWarm});
-  run.machine = benchmark::describe_machine();
+  run.machine = describe_machine();
   if (!own_server) {
     run.notes.push_back("the server was " + *o.server +
                         ": the machine description and the system-wide CPU figures are this "
                         "machine's, which is right only when the server runs here too");
   }
-  auto energy = benchmark::EnergyMeter::open();
+  auto energy = EnergyMeter::open();
   run.machine.energy_available = energy.available();
   run.machine.energy_source = energy.description();
 
@@ -823,11 +818,11 @@ int bench(const BenchOptions& o) {
   ::sigaction(SIGINT, &action, nullptr);
   ::sigaction(SIGTERM, &action, nullptr);
 
-  std::optional<benchmark::TempDir> work_dir;
-  std::optional<benchmark::ServerChild> server;
+  std::optional<TempDir> work_dir;
+  std::optional<ServerChild> server;
   std::string url;
   if (own_server) {
-    auto dir = benchmark::TempDir::create("nebula-bench-");
+    auto dir = TempDir::create("nebula-bench-");
     if (!dir) return fail(dir.error().message);
     work_dir.emplace(std::move(*dir));
     std::vector<std::string> args;
@@ -838,7 +833,7 @@ int bench(const BenchOptions& o) {
     }
     std::fprintf(stderr, "starting a nebula server (%s)…\n",
                  no_docker ? "wasm only" : "wasm and docker");
-    auto child = benchmark::ServerChild::start(self.string(), work_dir->path(), std::move(args));
+    auto child = ServerChild::start(self.string(), work_dir->path(), std::move(args));
     if (!child) return fail(child.error().message);
     server.emplace(std::move(*child));
     url = server->url();
@@ -848,11 +843,11 @@ int bench(const BenchOptions& o) {
   const Client client(url, o.token, std::chrono::seconds(60));
 
   for (const auto& plan : *plans) {
-    benchmark::FunctionRun fn;
+    FunctionRun fn;
     fn.name = plan.name;
     fn.input = plan.input;
     for (Runtime rt : run.runtimes) {
-      benchmark::Cell cell;
+      Cell cell;
       cell.runtime = rt;
       fn.cells.push_back(std::move(cell));
     }
@@ -919,9 +914,9 @@ int bench(const BenchOptions& o) {
   if (interrupted()) return fail("interrupted; nothing written");
 
   run.duration_s = seconds_since(started);
-  benchmark::set_baseline(run);
+  set_baseline(run);
   note_busy_machine(run);
-  const benchmark::Summary summary = benchmark::summarize(run);
+  const Summary summary = summarize(run);
   // Failed calls: keep the server's side of the story beside the report
   // (the temporary directory goes away with this function).
   if (summary.failures > 0 && work_dir) {
@@ -930,18 +925,17 @@ int bench(const BenchOptions& o) {
     if (!ec) run.notes.push_back("some calls failed: the server's log is in server.log");
   }
   const fs::path results = out_dir / "results.json";
-  if (auto st = write_file(results, json::serialize(benchmark::to_json(run, summary)) + "\n");
-      !st) {
+  if (auto st = write_file(results, json::serialize(to_json(run, summary)) + "\n"); !st) {
     return fail(st.error().message);
   }
   std::string script = o.plot_script.empty() ? std::string(NEBULA_PLOT_SCRIPT) : o.plot_script;
-  const benchmark::Charts charts = plot(script, results, out_dir);
+  const Charts charts = plot(script, results, out_dir);
   const fs::path report = out_dir / "report.md";
-  if (auto st = write_file(report, benchmark::render_report(run, summary, charts)); !st) {
+  if (auto st = write_file(report, render_report(run, summary, charts)); !st) {
     return fail(st.error().message);
   }
 
-  std::printf("%s", benchmark::render_headline(run, summary).c_str());
+  std::printf("%s", render_headline(run, summary).c_str());
   std::printf("\nwrote %s, %s", results.c_str(), report.c_str());
   for (const auto& f : charts.files) std::printf(", %s", (out_dir / f).c_str());
   std::printf("\n");
@@ -953,4 +947,4 @@ int bench(const BenchOptions& o) {
   return 0;
 }
 
-}  // namespace nebula::cli
+}  // namespace nebula::bench

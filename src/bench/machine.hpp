@@ -9,9 +9,9 @@
 #include <string>
 #include <vector>
 
-#include "cli/bench_model.hpp"
+#include "bench/model.hpp"
 
-namespace nebula::cli::benchmark {
+namespace nebula::bench {
 
 // CPU model, core count, memory, kernel, OS and wasmtime version. The Docker
 // version is filled in by the caller, which knows whether Docker is used.
@@ -62,4 +62,4 @@ struct Reading {
 // µs of CPU time in `ticks` of /proc/stat.
 [[nodiscard]] double ticks_to_us(std::uint64_t ticks) noexcept;
 
-}  // namespace nebula::cli::benchmark
+}  // namespace nebula::bench
