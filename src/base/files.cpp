@@ -2,6 +2,7 @@
 
 #include <array>
 #include <cerrno>
+#include <cstring>
 #include <fcntl.h>
 #include <unistd.h>
 
@@ -26,6 +27,31 @@ std::optional<std::string> read_file(const std::filesystem::path& path) {
   }
   ::close(fd);
   return text;
+}
+
+Status write_file(const std::filesystem::path& path, std::string_view bytes) {
+  const int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+  if (fd < 0) {
+    return make_error(ErrorKind::kInternal,
+                      "cannot write " + path.string() + ": " + std::strerror(errno));
+  }
+  while (!bytes.empty()) {
+    const ssize_t n = ::write(fd, bytes.data(), bytes.size());
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0) {
+      const int saved = errno;
+      ::close(fd);
+      return make_error(ErrorKind::kInternal,
+                        "cannot write " + path.string() + ": " + std::strerror(saved));
+    }
+    bytes.remove_prefix(static_cast<std::size_t>(n));
+  }
+  // close() is where a full disk on NFS and the like is reported.
+  if (::close(fd) != 0) {
+    return make_error(ErrorKind::kInternal,
+                      "cannot write " + path.string() + ": " + std::strerror(errno));
+  }
+  return {};
 }
 
 }  // namespace nebula::base

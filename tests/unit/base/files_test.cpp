@@ -51,6 +51,22 @@ TEST_F(FilesTest, MissingFilesAndDirectoriesAreNullopt) {
   EXPECT_FALSE(read_file(dir_).has_value());
 }
 
+TEST_F(FilesTest, WriteThenReadGivesTheSameBytes) {
+  const std::string bytes("binary\0data\r\n", 13);
+  ASSERT_TRUE(write_file(dir_ / "out", bytes));
+  EXPECT_EQ(read_file(dir_ / "out"), bytes);
+  // A second write replaces the content rather than appending.
+  ASSERT_TRUE(write_file(dir_ / "out", "short"));
+  EXPECT_EQ(read_file(dir_ / "out"), "short");
+}
+
+TEST_F(FilesTest, WriteNamesTheFileItCannotWrite) {
+  const Status written = write_file(dir_ / "no-such-dir" / "out", "x");
+  ASSERT_FALSE(written);
+  EXPECT_EQ(written.error().message, "cannot write " + (dir_ / "no-such-dir" / "out").string() +
+                                         ": No such file or directory");
+}
+
 TEST(Files, ReadsProcFilesWhoseSizeIsZero) {
   ASSERT_EQ(fs::file_size("/proc/self/stat"), 0U);
   const auto stat = read_file("/proc/self/stat");
