@@ -157,7 +157,8 @@ int main(int argc, char** argv) {
   bench_cmd->add_option("--docker-socket", bench.docker_socket, "Docker Engine API socket")
       ->envname("NEBULA_DOCKER_SOCKET")
       ->capture_default_str();
-  bench_cmd->add_option("--plot-script", bench.plot_script, "Chart script (bench/plot.py)");
+  bench_cmd->add_option("--plot-script", bench.plot_script,
+                        "Chart script to run instead of the built-in plot.py");
   bench_cmd
       ->add_option("--window-s", bench.min_window_s,
                    "Shortest system-CPU measurement window per function and runtime")

@@ -3,16 +3,10 @@
 #include <string>
 #include <vector>
 
+#include "bench/charts.hpp"
 #include "bench/model.hpp"
 
 namespace nebula::bench {
-
-// What became of the charts: the SVG files written (names relative to the
-// output directory), or why there are none.
-struct Charts {
-  std::vector<std::string> files;
-  std::string unavailable_reason;
-};
 
 // report.md: headline ratios, machine, method, per-function tables,
 // failures, charts and notes.

@@ -6,7 +6,6 @@
 #include <cstdio>
 #include <ctime>
 #include <filesystem>
-#include <fstream>
 #include <map>
 #include <set>
 #include <sstream>
@@ -17,6 +16,7 @@
 
 #include "base/files.hpp"
 #include "base/subprocess.hpp"
+#include "bench/charts.hpp"
 #include "bench/machine.hpp"
 #include "bench/model.hpp"
 #include "bench/report.hpp"
@@ -26,10 +26,6 @@
 #ifdef NEBULA_HAVE_DOCKER
 #include "docker/api.hpp"
 #include "docker/client.hpp"
-#endif
-
-#ifndef NEBULA_PLOT_SCRIPT
-#define NEBULA_PLOT_SCRIPT "bench/plot.py"
 #endif
 
 namespace nebula::bench {
@@ -508,57 +504,6 @@ std::size_t remove_leftovers(docker::Client& docker, pid_t server_pid,
 
 // --- charts --------------------------------------------------------------
 
-// How long the chart script may take; it draws four charts from one JSON.
-constexpr auto kPlotTimeout = std::chrono::minutes(5);
-
-Charts plot(const fs::path& script, const fs::path& results, const fs::path& out_dir) {
-  Charts charts;
-  std::error_code ec;
-  if (!fs::is_regular_file(script, ec)) {
-    charts.unavailable_reason = "charts: unavailable (no plot script at " + script.string() +
-                                "; pass --plot-script bench/plot.py)";
-    return charts;
-  }
-  const fs::path log = out_dir / "plot.log";
-  base::RunOptions options;
-  options.timeout = kPlotTimeout;
-  // A PATH python3 may be a virtualenv without matplotlib while Debian's
-  // python3-matplotlib sits beside /usr/bin/python3.
-  std::string python;
-  for (const char* candidate : {"python3", "/usr/bin/python3"}) {
-    auto probe = base::run({candidate, "-c", "import matplotlib"}, options);
-    if (probe && probe->status == 0) {
-      python = candidate;
-      break;
-    }
-  }
-  if (python.empty()) {
-    charts.unavailable_reason =
-        "charts: unavailable (python3 with matplotlib not found; install python3-matplotlib and "
-        "run `python3 " +
-        script.string() + " " + results.string() + "`)";
-    return charts;
-  }
-  auto drawn = base::run({python, script.string(), results.string(), out_dir.string()}, options);
-  if (!drawn || drawn->status != 0) {
-    std::ofstream(log, std::ios::binary | std::ios::trunc)
-        << (drawn ? drawn->out + drawn->err : drawn.error().message + "\n");
-    const std::string why = !drawn             ? "could not start"
-                            : drawn->timed_out ? "timed out"
-                                               : "exit " + std::to_string(drawn->status);
-    charts.unavailable_reason = "charts: the plot script failed (" + why + "); see " + log.string();
-    return charts;
-  }
-  // The script prints the path of each chart it wrote, one per line.
-  std::istringstream written(drawn->out);
-  for (std::string line; std::getline(written, line);) {
-    if (line.size() > 4 && line.ends_with(".svg")) {
-      charts.files.push_back(fs::path(line).filename().string());
-    }
-  }
-  return charts;
-}
-
 // --- the benchmark -------------------------------------------------------
 
 // The order of the runtimes in repetition `rep`: rotated, so that each
@@ -740,14 +685,6 @@ void note_busy_machine(Run& run) {
   run.notes.emplace_back(text);
 }
 
-Status write_file(const fs::path& path, const std::string& text) {
-  std::ofstream out(path, std::ios::binary | std::ios::trunc);
-  out << text;
-  out.close();
-  if (!out) return make_error(ErrorKind::kInternal, "cannot write " + path.string());
-  return {};
-}
-
 }  // namespace
 
 int run(const Options& o) {
@@ -925,13 +862,12 @@ int run(const Options& o) {
     if (!ec) run.notes.push_back("some calls failed: the server's log is in server.log");
   }
   const fs::path results = out_dir / "results.json";
-  if (auto st = write_file(results, json::serialize(to_json(run, summary)) + "\n"); !st) {
+  if (auto st = base::write_file(results, json::serialize(to_json(run, summary)) + "\n"); !st) {
     return fail(st.error().message);
   }
-  std::string script = o.plot_script.empty() ? std::string(NEBULA_PLOT_SCRIPT) : o.plot_script;
-  const Charts charts = plot(script, results, out_dir);
+  const Charts charts = draw_charts(results, out_dir, o.plot_script);
   const fs::path report = out_dir / "report.md";
-  if (auto st = write_file(report, render_report(run, summary, charts)); !st) {
+  if (auto st = base::write_file(report, render_report(run, summary, charts)); !st) {
     return fail(st.error().message);
   }
 

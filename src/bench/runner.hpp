@@ -19,7 +19,7 @@ struct Options {
   bool no_docker = false;              // wasm only
   std::string examples_dir;            // default: examples/ beside the nebula binary
   std::string docker_socket = "/var/run/docker.sock";
-  std::string plot_script;    // default: the source tree's bench/plot.py
+  std::string plot_script;    // empty: the plot.py built into nebula
   double min_window_s = 2.0;  // shortest system-CPU measurement window
   double baseline_s = 3.0;    // idle measurement before the runs
 };

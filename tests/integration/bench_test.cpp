@@ -55,8 +55,9 @@ struct Outcome {
 
 // Runs `nebula ARGS…` with its output in `log`; stops it after `limit`.
 Outcome run_nebula(const std::vector<std::string>& args, const fs::path& log,
-                   std::chrono::seconds limit = std::chrono::seconds(300)) {
-  std::vector<std::string> argv = {NEBULA_BIN};
+                   std::chrono::seconds limit = std::chrono::seconds(300),
+                   const fs::path& binary = NEBULA_BIN) {
+  std::vector<std::string> argv = {binary.string()};
   argv.insert(argv.end(), args.begin(), args.end());
   base::SpawnOptions options;
   options.search_path = false;
@@ -186,6 +187,42 @@ TEST(Bench, WasmOnlyWritesEveryCellCountAndTheReport) {
   EXPECT_GT(machine.at("logical_cpus").to_number<int>(), 0);
   EXPECT_TRUE(object_at(results, "energy").contains("available"));
   expect_report(out);
+}
+
+// The charts come from the plot script built into the binary: a nebula
+// copied away from its build and source trees still draws them.
+TEST(Bench, AMovedBinaryStillDrawsItsCharts) {
+  bool matplotlib = false;
+  for (const char* python : {"python3", "/usr/bin/python3"}) {
+    auto probe = base::run({python, "-c", "import matplotlib"});
+    matplotlib = matplotlib || (probe && probe->status == 0);
+  }
+  if (!matplotlib) GTEST_SKIP() << "no python3 with matplotlib (python3-matplotlib)";
+
+  ScratchDir dir;
+  const fs::path bin = dir.path() / "elsewhere";
+  fs::create_directories(bin / "examples");
+  fs::copy_file(NEBULA_BIN, bin / "nebula");
+  fs::copy_file(fs::path(NEBULA_BIN).parent_path() / "examples" / "hello.wasm",
+                bin / "examples" / "hello.wasm");
+  const fs::path out = dir.path() / "out";
+  Outcome r = run_nebula({"bench", "--no-docker", "--runs", "2", "--warmup", "0", "--functions",
+                          "hello", "--out", out.string(), "--window-s", "0.3", "--idle-s", "0.5"},
+                         dir.path() / "bench.log", std::chrono::seconds(300), bin / "nebula");
+  ASSERT_EQ(r.exit_code, 0) << r.output;
+
+  std::vector<std::string> svgs;
+  for (const auto& entry : fs::directory_iterator(out)) {
+    if (entry.path().extension() == ".svg") svgs.push_back(entry.path().filename().string());
+  }
+  EXPECT_FALSE(svgs.empty()) << r.output << base::read_file(out / "plot.log").value_or("");
+  // The script it ran is the one of this source tree, written beside the
+  // results so that they can be drawn again later.
+  EXPECT_EQ(base::read_file(out / "plot.py"), base::read_file(NEBULA_PLOT_PY));
+  const std::string report = base::read_file(out / "report.md").value_or("");
+  for (const auto& svg : svgs) {
+    EXPECT_NE(report.find("![" + svg + "](" + svg + ")"), std::string::npos) << svg;
+  }
 }
 
 TEST(Bench, RejectsAnUnknownFunctionBeforeStartingAnything) {
