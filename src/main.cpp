@@ -154,7 +154,9 @@ int main(int argc, char** argv) {
   bench_cmd->add_flag("--no-docker", bench.no_docker, "wasm only; no Docker engine needed");
   bench_cmd->add_option("--examples", bench.examples_dir,
                         "Directory of <name>.wasm and examples.txt (default: beside nebula)");
-  bench_cmd->add_option("--docker-socket", bench.docker_socket, "Docker Engine API socket")
+  bench_cmd
+      ->add_option("--docker-socket", bench.docker_socket,
+                   "Docker Engine API socket of the server it starts")
       ->envname("NEBULA_DOCKER_SOCKET")
       ->capture_default_str();
   bench_cmd->add_option("--plot-script", bench.plot_script,

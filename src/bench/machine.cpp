@@ -7,8 +7,6 @@
 #include <sys/utsname.h>
 #include <thread>
 
-#include <wasmtime.h>
-
 #include "base/files.hpp"
 #include "metrics/process.hpp"
 
@@ -78,7 +76,6 @@ MachineInfo describe_machine() {
   if (::uname(&uts) == 0)
     m.kernel = std::string(uts.sysname) + " " + uts.release + " " + uts.machine;
   m.os = field(base::read_file("/etc/os-release").value_or(""), "PRETTY_NAME", '=');
-  m.wasmtime_version = WASMTIME_VERSION;
   m.clock_ticks_per_second = metrics::clock_ticks_per_second();
   return m;
 }

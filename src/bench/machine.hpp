@@ -13,8 +13,8 @@
 
 namespace nebula::bench {
 
-// CPU model, core count, memory, kernel, OS and wasmtime version. The Docker
-// version is filled in by the caller, which knows whether Docker is used.
+// CPU model, core count, memory, kernel and OS. The Nebula, wasmtime and
+// Docker versions are the server's, filled in by the caller.
 [[nodiscard]] MachineInfo describe_machine();
 
 // Package energy from RAPL (/sys/class/powercap/intel-rapl:N/energy_uj).

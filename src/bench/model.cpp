@@ -58,6 +58,11 @@ json::value optional_json(const std::optional<double>& v) {
   return v ? json::value(*v) : json::value(nullptr);
 }
 
+// Unknown is null, not "".
+json::value optional_string_json(const std::string& text) {
+  return text.empty() ? json::value(nullptr) : json::value(text);
+}
+
 json::object distribution_json(const Distribution& d) {
   if (d.count == 0) return json::object{{"count", 0}};
   return json::object{{"count", d.count}, {"min", d.min},   {"p50", d.p50}, {"p90", d.p90},
@@ -368,9 +373,9 @@ json::value to_json(const Run& run, const Summary& summary) {
       {"memory_bytes", m.memory_bytes},
       {"kernel", m.kernel},
       {"os", m.os},
-      {"docker_version",
-       m.docker_version.empty() ? json::value(nullptr) : json::value(m.docker_version)},
-      {"wasmtime_version", m.wasmtime_version},
+      {"nebula_version", optional_string_json(m.server_version)},
+      {"docker_version", optional_string_json(m.docker_version)},
+      {"wasmtime_version", optional_string_json(m.wasmtime_version)},
       {"clock_ticks_per_second", m.clock_ticks_per_second},
   };
   root["energy"] = json::object{{"available", m.energy_available}, {"source", m.energy_source}};
@@ -440,10 +445,6 @@ json::value to_json(const Run& run, const Summary& summary) {
   }
   root["ratios"] = std::move(headline);
   root["totals"] = json::object{{"calls", summary.calls}, {"failures", summary.failures}};
-  root["cleanup"] =
-      json::object{{"containers_checked", run.containers_left.has_value()},
-                   {"containers_left", run.containers_left ? json::value(*run.containers_left)
-                                                           : json::value(nullptr)}};
   json::array notes;
   for (const auto& n : run.notes) notes.emplace_back(n);
   root["notes"] = std::move(notes);

@@ -162,7 +162,10 @@ struct MachineInfo {
   std::uint64_t memory_bytes = 0;
   std::string kernel;
   std::string os;
-  std::string docker_version;  // empty: not used or not reachable
+  // The server's, from GET /v1/info; empty when unknown (an older server)
+  // or, for Docker, not measured.
+  std::string server_version;
+  std::string docker_version;  // "28.2.2 (API 1.50)"
   std::string wasmtime_version;
   std::string energy_source;  // RAPL zones, or why there is none
   bool energy_available = false;
@@ -184,10 +187,7 @@ struct Run {
   Baseline idle_after;
   Baseline baseline;
   std::vector<FunctionRun> functions;
-  std::vector<std::string> notes;  // anything the reader must know (leftovers, ...)
-  // Containers of this run found after the server stopped (and removed);
-  // nullopt when Docker was not used or could not be asked.
-  std::optional<std::size_t> containers_left;
+  std::vector<std::string> notes;  // anything the reader must know
 };
 
 // Sets run.baseline from the idle periods and each window's idle share

@@ -162,8 +162,14 @@ std::string render_report(const Run& run, const Summary& summary, const Charts& 
   md << "- Memory: " << format_bytes(static_cast<double>(m.memory_bytes)) << "\n";
   md << "- Kernel: " << m.kernel << "\n";
   if (!m.os.empty()) md << "- OS: " << m.os << "\n";
-  md << "- Docker Engine: " << (m.docker_version.empty() ? "not used" : m.docker_version) << "\n";
-  md << "- wasmtime: " << m.wasmtime_version << " (embedded through its C API)\n";
+  md << "- Nebula server: " << (m.server_version.empty() ? "unknown" : m.server_version) << "\n";
+  md << "- Docker Engine: "
+     << (!any_docker                ? "not used"
+         : m.docker_version.empty() ? "unknown"
+                                    : m.docker_version)
+     << "\n";
+  md << "- wasmtime: " << (m.wasmtime_version.empty() ? "unknown" : m.wasmtime_version)
+     << " (embedded through its C API)\n";
   md << "- energy: " << m.energy_source << "\n";
   md << "- server: "
      << (run.server == "own" ? "started by the benchmark on 127.0.0.1 with a fresh data directory"
@@ -220,16 +226,11 @@ std::string render_report(const Run& run, const Summary& summary, const Charts& 
      << "\n";
   md << "- Failed calls are counted per cell and listed below, never dropped silently; the "
         "statistics are over the calls that counted.\n";
-  if (run.containers_left) {
+  if (any_docker) {
     md << "- Clean-up: "
-       << (run.server == "own" ? "the server was stopped with SIGTERM and removed its warm "
-                                 "containers; "
-                               : "the benchmark's functions were deleted; ")
-       << (*run.containers_left == 0
-               ? std::string("afterwards no container of this run carried the "
-                             "`nebula.function` label.")
-               : std::to_string(*run.containers_left) +
-                     " container(s) of this run were still there and were removed.")
+       << (run.server == "own"
+               ? "the server was stopped with SIGTERM; it removes its containers when it stops."
+               : "the benchmark's functions were deleted, which removes their containers.")
        << "\n";
   }
   md << "\n";

@@ -21,12 +21,8 @@
 #include "bench/model.hpp"
 #include "bench/report.hpp"
 #include "bench/server_child.hpp"
+#include "bench/server_info.hpp"
 #include "http/client.hpp"
-
-#ifdef NEBULA_HAVE_DOCKER
-#include "docker/api.hpp"
-#include "docker/client.hpp"
-#endif
 
 namespace nebula::bench {
 namespace {
@@ -411,10 +407,19 @@ Status deploy(const Client& client, const Plan& plan, bool with_docker) {
   }
   const std::string image = "nebula-fn-" + plan.name + ":latest";
 
-  auto put = [&client](const std::string& name, const json::object& manifest) -> Status {
+  auto put = [&client, &image](const std::string& name, const json::object& manifest) -> Status {
     auto r = client.request("PUT", "/v1/functions/" + name, json::serialize(manifest),
                             "application/json");
     if (!r) return std::move(r).error();
+    // 404 on a manifest with an image: the server's engine does not have it.
+    if (r->status == 404 && manifest.contains("docker")) {
+      return make_error(ErrorKind::kNotFound,
+                        "deploying '" + name +
+                            "' failed: the server's Docker engine has no image " + image + " (" +
+                            problem_detail(*r) +
+                            "); build the example images with `cmake --build --preset release "
+                            "--target example_images`, or pass --no-docker");
+    }
     if (r->status != 200 && r->status != 201) {
       return make_error(ErrorKind::kInvalidArgument,
                         "deploying '" + name + "' failed: " + problem_detail(*r));
@@ -434,75 +439,36 @@ Status deploy(const Client& client, const Plan& plan, bool with_docker) {
   return put(plan.warm_function, warm);
 }
 
-// --- docker side checks --------------------------------------------------
+// --- the server ----------------------------------------------------------
 
-#ifdef NEBULA_HAVE_DOCKER
-// Every image exists (a missing one would only show up as failed calls).
-Status check_images(docker::Client& docker, const std::vector<Plan>& plans) {
-  for (const auto& plan : plans) {
-    const std::string image = "nebula-fn-" + plan.name + ":latest";
-    auto info = docker.inspect_image(image);
-    if (info) continue;
-    if (info.error().kind == ErrorKind::kNotFound) {
-      return make_error(ErrorKind::kNotFound,
-                        "the Docker image " + image +
-                            " does not exist; build the example images with `cmake --build "
-                            "--preset release --target example_images`, or pass --no-docker");
-    }
-    return make_error(info.error().kind,
-                      "Docker Engine at " + docker.options().socket_path + ": " +
-                          info.error().message +
-                          " (start one with scripts/ensure-docker.sh, or pass --no-docker)");
+// The versions in the report are the server's (GET /v1/info). A server
+// that cannot say is noted, not fatal; one without a Docker runtime when
+// docker is to be measured is.
+Status apply_server_info(const Client& client, bool with_docker, Run& run) {
+  auto info = fetch_server_info(client);
+  if (!info) {
+    run.notes.push_back("the server's wasmtime and Docker versions are unknown: " +
+                        info.error().message);
+    return {};
   }
+  if (!info->known) {
+    run.notes.emplace_back(
+        "the server does not answer GET /v1/info (it predates the route): its wasmtime and "
+        "Docker versions are unknown");
+    return {};
+  }
+  run.machine.server_version = info->version;
+  run.machine.wasmtime_version = info->wasmtime;
+  if (!with_docker) return {};
+  if (!info->docker_available) {
+    return make_error(ErrorKind::kUnavailable,
+                      "the server at " + client.server() +
+                          " has no Docker runtime (it runs with --no-docker, or its Docker "
+                          "engine does not answer); pass --no-docker to measure wasm only");
+  }
+  run.machine.docker_version = info->docker_description();
   return {};
 }
-
-std::string docker_version(docker::Client& docker) {
-  auto res = docker.call("GET", "/version", {}, docker::Clock::now() + std::chrono::seconds(10));
-  if (!res || res->status != 200) return {};
-  boost::system::error_code ec;
-  auto doc = json::parse(res->body, ec);
-  if (ec || !doc.is_object()) return {};
-  const auto& o = doc.as_object();
-  std::string text;
-  if (const auto* v = o.if_contains("Version"); v && v->is_string()) text = v->as_string();
-  if (const auto* v = o.if_contains("ApiVersion"); v && v->is_string()) {
-    text += " (API " + std::string(v->as_string()) + ")";
-  }
-  return text;
-}
-
-// Containers still carrying Nebula's label that belong to this benchmark:
-// the server child's (its instance label starts with its pid) or, on a
-// server we did not start, those of the functions we deployed. They are
-// removed, and the caller notes it: a clean run leaves none.
-std::size_t remove_leftovers(docker::Client& docker, pid_t server_pid,
-                             const std::set<std::string>& function_names, std::string& error) {
-  auto containers = docker.list_containers(docker::kFunctionLabel);
-  if (!containers) {
-    error = containers.error().message;
-    return 0;
-  }
-  const std::string instance_prefix = std::to_string(server_pid) + "-";
-  std::size_t found = 0;
-  for (const auto& c : *containers) {
-    bool ours = false;
-    if (server_pid > 0) {
-      auto it = c.labels.find(docker::kInstanceLabel);
-      ours = it != c.labels.end() && it->second.rfind(instance_prefix, 0) == 0;
-    } else {
-      auto it = c.labels.find(docker::kFunctionLabel);
-      ours = it != c.labels.end() && function_names.contains(it->second);
-    }
-    if (!ours) continue;
-    ++found;
-    (void)docker.remove(c.id);
-  }
-  return found;
-}
-#endif
-
-// --- charts --------------------------------------------------------------
 
 // --- the benchmark -------------------------------------------------------
 
@@ -701,13 +667,7 @@ int run(const Options& o) {
   fs::create_directories(out_dir, ec);
   if (ec) return fail("cannot create " + out_dir.string() + ": " + ec.message());
 
-  bool no_docker = o.no_docker;
-#ifndef NEBULA_HAVE_DOCKER
-  if (!no_docker) {
-    std::fprintf(stderr, "nebula bench: this nebula was built without Docker: wasm only\n");
-    no_docker = true;
-  }
-#endif
+  const bool no_docker = o.no_docker;
   const bool own_server = !o.server.has_value();
   // On someone else's server, our functions get a prefix so that theirs
   // are never replaced, and they are removed at the end.
@@ -732,21 +692,6 @@ int run(const Options& o) {
   auto energy = EnergyMeter::open();
   run.machine.energy_available = energy.available();
   run.machine.energy_source = energy.description();
-
-#ifdef NEBULA_HAVE_DOCKER
-  docker::Client docker_client(docker::ClientOptions{.socket_path = o.docker_socket});
-  if (!no_docker) {
-    // Our own server needs the local engine and the images. Another server
-    // may use an engine this machine cannot see: then its calls tell.
-    if (own_server || docker_client.ping()) {
-      if (auto st = check_images(docker_client, *plans); !st) return fail(st.error().message);
-      run.machine.docker_version = docker_version(docker_client);
-    } else {
-      run.notes.push_back("no Docker engine answers on " + o.docker_socket +
-                          ": the images were not checked and the Docker version is unknown");
-    }
-  }
-#endif
 
   // Ctrl-C stops between two calls; the server child is stopped either way.
   struct sigaction action {};
@@ -778,6 +723,7 @@ int run(const Options& o) {
     url = *o.server;
   }
   const Client client(url, o.token, std::chrono::seconds(60));
+  if (auto st = apply_server_info(client, !no_docker, run); !st) return fail(st.error().message);
 
   for (const auto& plan : *plans) {
     FunctionRun fn;
@@ -815,34 +761,21 @@ int run(const Options& o) {
   }
   progress.finish();
 
-  // Tear down what we started, then make sure no container is left.
-  std::set<std::string> deployed;
-  for (const auto& plan : *plans) deployed.insert({plan.function, plan.warm_function});
-  pid_t server_pid = -1;
+  // Tear down what we started. Our own server removes its containers when
+  // it stops; on another server, deleting the functions removes theirs.
   if (server) {
-    server_pid = server->pid();
     const int status = server->stop();
     if (status != 0) {
       run.notes.push_back("the server child exited with status " + std::to_string(status) +
                           " when stopped");
     }
   } else {
-    for (const auto& name : deployed) (void)client.request("DELETE", "/v1/functions/" + name);
-  }
-#ifdef NEBULA_HAVE_DOCKER
-  if (!no_docker) {
-    std::string error;
-    const std::size_t left = remove_leftovers(docker_client, server_pid, deployed, error);
-    if (error.empty()) run.containers_left = left;
-    if (!error.empty()) {
-      run.notes.push_back("could not list containers after the run: " + error);
-    } else if (left > 0) {
-      run.notes.push_back(std::to_string(left) +
-                          " container(s) were still there after the server stopped; removed");
-      std::fprintf(stderr, "nebula bench: %zu container(s) left behind; removed them\n", left);
+    for (const auto& plan : *plans) {
+      for (const auto& name : {plan.function, plan.warm_function}) {
+        (void)client.request("DELETE", "/v1/functions/" + name);
+      }
     }
   }
-#endif
   if (!failure.empty()) {
     std::string message = failure;
     if (server) message += "\nserver log (end):\n" + server->log_tail();

@@ -18,10 +18,10 @@ struct Options {
   std::string token;                   // bearer token for the management routes
   bool no_docker = false;              // wasm only
   std::string examples_dir;            // default: examples/ beside the nebula binary
-  std::string docker_socket = "/var/run/docker.sock";
-  std::string plot_script;    // empty: the plot.py built into nebula
-  double min_window_s = 2.0;  // shortest system-CPU measurement window
-  double baseline_s = 3.0;    // idle measurement before the runs
+  std::string docker_socket = "/var/run/docker.sock";  // for our own server
+  std::string plot_script;                             // empty: the plot.py built into nebula
+  double min_window_s = 2.0;                           // shortest system-CPU measurement window
+  double baseline_s = 3.0;                             // idle measurement before the runs
 };
 
 // Runs the benchmark and writes its outputs; returns the process exit code

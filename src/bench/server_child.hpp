@@ -33,7 +33,6 @@ class ServerChild {
   ~ServerChild();
 
   [[nodiscard]] const std::string& url() const noexcept { return url_; }
-  [[nodiscard]] pid_t pid() const noexcept { return process_.pid(); }
   [[nodiscard]] const std::filesystem::path& log_path() const noexcept { return log_path_; }
   // The last `max_bytes` of the server's log, for error messages.
   [[nodiscard]] std::string log_tail(std::size_t max_bytes = 2000) const;
