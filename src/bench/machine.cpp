@@ -80,9 +80,8 @@ MachineInfo describe_machine() {
   return m;
 }
 
-EnergyMeter EnergyMeter::open() {
+EnergyMeter EnergyMeter::open(const fs::path& root) {
   EnergyMeter meter;
-  const fs::path root = "/sys/class/powercap";
   std::error_code ec;
   if (!fs::is_directory(root, ec)) {
     meter.description_ = "unavailable (no RAPL on this machine: " + root.string() +
@@ -127,10 +126,7 @@ std::optional<double> EnergyMeter::read() {
   for (auto& zone : zones_) {
     auto now = read_u64(zone.path);
     if (!now) return std::nullopt;
-    // The counter wrapped at range_uj since the last reading.
-    const std::uint64_t delta =
-        *now >= zone.last_uj ? *now - zone.last_uj : zone.range_uj - zone.last_uj + *now;
-    zone.total_uj += static_cast<double>(delta);
+    zone.total_uj += static_cast<double>(energy_counted_uj(zone.last_uj, *now, zone.range_uj));
     zone.last_uj = *now;
     sum += zone.total_uj;
   }
@@ -155,8 +151,34 @@ std::optional<Reading> take_reading(EnergyMeter& energy) {
   return r;
 }
 
-double ticks_to_us(std::uint64_t ticks) noexcept {
-  return static_cast<double>(ticks) * 1e6 / static_cast<double>(metrics::clock_ticks_per_second());
+double ticks_to_us(std::uint64_t ticks, std::int64_t ticks_per_second) noexcept {
+  if (ticks_per_second <= 0) return 0;
+  return static_cast<double>(ticks) * 1e6 / static_cast<double>(ticks_per_second);
+}
+
+Interval between(const Reading& before, const Reading& after,
+                 std::int64_t ticks_per_second) noexcept {
+  Interval d;
+  d.wall_s = std::max(0.0, std::chrono::duration<double>(after.at - before.at).count());
+  if (after.busy_ticks > before.busy_ticks) {
+    d.busy_cpu_us = ticks_to_us(after.busy_ticks - before.busy_ticks, ticks_per_second);
+  }
+  if (after.own_cpu_us > before.own_cpu_us) {
+    d.own_cpu_us = static_cast<double>(after.own_cpu_us - before.own_cpu_us);
+  }
+  if (before.energy_uj && after.energy_uj) {
+    d.energy_uj = std::max(0.0, *after.energy_uj - *before.energy_uj);
+  }
+  return d;
+}
+
+std::uint64_t energy_counted_uj(std::uint64_t last_uj, std::uint64_t now_uj,
+                                std::uint64_t range_uj) noexcept {
+  if (now_uj >= last_uj) return now_uj - last_uj;
+  // Wrapped: up to the end of the range, then from 0 to now. A last value
+  // beyond the range means the counter was reset instead.
+  if (last_uj > range_uj) return now_uj;
+  return range_uj - last_uj + now_uj;
 }
 
 }  // namespace nebula::bench

@@ -12,6 +12,8 @@
 
 #include <boost/json/value.hpp>
 
+#include "core/invocation.hpp"
+
 namespace nebula::bench {
 
 // The three ways a function runs. docker-cold and docker-warm are the same
@@ -24,9 +26,9 @@ inline constexpr std::array<Runtime, 3> kAllRuntimes = {Runtime::kWasm, Runtime:
 [[nodiscard]] const char* to_string(Runtime runtime) noexcept;
 
 // One measured invocation. The phase durations, CPU and memory come from
-// the server's invocation record (DESIGN §4), so both runtimes are measured
-// by the same code with the same definition; `client_us` is the round trip
-// seen by the benchmark, for reference only.
+// the server's invocation record, so both runtimes are measured by the same
+// code with the same definition; `client_us` is the round trip seen by the
+// benchmark, for reference only.
 struct Sample {
   unsigned repetition = 0;
   unsigned position = 0;  // 0 = this runtime went first in its repetition
@@ -36,17 +38,23 @@ struct Sample {
   int exit_code = 0;
   bool cold = false;
   std::optional<bool> output_matches;  // nullopt: no reference answer to compare with
-  std::int64_t queue_us = 0;
-  std::int64_t startup_us = 0;
-  std::int64_t exec_us = 0;
-  std::int64_t teardown_us = 0;
-  std::int64_t total_us = 0;
+  Timings timings;                     // the record's phases
   std::int64_t client_us = 0;
   std::uint64_t cpu_us = 0;
   std::uint64_t max_memory_bytes = 0;
   std::string error;  // why the call does not count; empty when it counts
 
   [[nodiscard]] bool ok() const noexcept { return error.empty(); }
+};
+
+// What the counters say happened between two readings (machine.hpp's
+// between()): wall time, machine-wide busy CPU from /proc/stat, the
+// benchmark process' own CPU time and, where RAPL exists, energy.
+struct Interval {
+  double wall_s = 0;
+  double busy_cpu_us = 0;
+  double own_cpu_us = 0;
+  std::optional<double> energy_uj;
 };
 
 // Back-to-back calls of one function on one runtime, bracketed by readings
@@ -62,8 +70,15 @@ struct Window {
   std::optional<double> baseline_energy_uj;  // idle power × wall_s
   std::map<std::string, unsigned> failure_kinds;
 
-  // Machine-wide CPU per call above idle, without the benchmark's own work.
+  // Takes the interval's wall time, CPU and energy.
+  void set_interval(const Interval& interval);
+
+  // Machine-wide CPU per counted call above idle, without the benchmark's
+  // own work; nullopt when no call counted. Never negative: a window whose
+  // busy time comes out below the idle rate (a very cheap function, and an
+  // idle rate that wobbles) cost nothing measurable, not less than nothing.
   [[nodiscard]] std::optional<double> system_cpu_us_per_call() const;
+  // Energy per counted call above idle power; never negative either.
   [[nodiscard]] std::optional<double> energy_uj_per_call() const;
 };
 
@@ -85,6 +100,11 @@ struct Baseline {
 
 // Two idle periods as one: their time and their counts added.
 [[nodiscard]] Baseline combine(const Baseline& a, const Baseline& b);
+
+// An idle period from its interval: the machine's busy CPU without the
+// benchmark's own (it only sleeps then, which keeps the definition the same
+// as in the windows), never below 0.
+[[nodiscard]] Baseline idle_period(const Interval& interval);
 
 // p50/p90/p99 by linear interpolation between the closest ranks.
 struct Distribution {

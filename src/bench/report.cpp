@@ -188,7 +188,7 @@ std::string render_report(const Run& run, const Summary& summary, const Charts& 
      << run.runs
      << " repetitions: in each, every function on every runtime, the runtimes' "
         "order rotated from one repetition to the next so that none always goes first.\n";
-  md << "- Start-up, exec and total come from the server's invocation record (DESIGN §4): "
+  md << "- Start-up, exec and total come from the server's invocation record: "
         "the monotonic clock, server side, one definition for both runtimes. Start-up is Store "
         "and instance creation for wasm, container create + attach + start for docker cold, "
         "and 0 for a reused warm container. Total runs from the request body read to the "

@@ -376,11 +376,11 @@ Sample call_measured(const Client& client, const Target& target, const std::stri
   }
   if (const auto* cold = o.if_contains("cold"); cold && cold->is_bool()) s.cold = cold->as_bool();
   s.exit_code = static_cast<int>(int_field(o, "exit_code"));
-  s.queue_us = int_field(o, "queue_us");
-  s.startup_us = int_field(o, "startup_us");
-  s.exec_us = int_field(o, "exec_us");
-  s.teardown_us = int_field(o, "teardown_us");
-  s.total_us = int_field(o, "total_us");
+  s.timings.queue_us = int_field(o, "queue_us");
+  s.timings.startup_us = int_field(o, "startup_us");
+  s.timings.exec_us = int_field(o, "exec_us");
+  s.timings.teardown_us = int_field(o, "teardown_us");
+  s.timings.total_us = int_field(o, "total_us");
   s.cpu_us = static_cast<std::uint64_t>(int_field(o, "cpu_us"));
   s.max_memory_bytes = static_cast<std::uint64_t>(int_field(o, "max_memory_bytes"));
   if (s.error.empty() && s.outcome != "ok") {
@@ -537,14 +537,7 @@ Baseline measure_idle(Context& ctx, const char* when) {
   }
   auto after = take_reading(ctx.energy);
   if (!before || !after) return idle;
-  idle.wall_s = std::chrono::duration<double>(after->at - before->at).count();
-  // Our own sleeping costs next to nothing; subtracting it keeps the
-  // definition the same as in the windows.
-  idle.busy_cpu_us = ticks_to_us(after->busy_ticks - before->busy_ticks) -
-                     static_cast<double>(after->own_cpu_us - before->own_cpu_us);
-  if (before->energy_uj && after->energy_uj) {
-    idle.energy_uj = *after->energy_uj - *before->energy_uj;
-  }
+  idle = idle_period(between(*before, *after, ctx.run.machine.clock_ticks_per_second));
   char line[160];
   std::snprintf(
       line, sizeof line, "idle %s: %.1f%% of the machine's CPU busy over %.1f s", when,
@@ -620,11 +613,7 @@ void measure_windows(Context& ctx) {
       }
       auto after = take_reading(ctx.energy);
       if (!before || !after) continue;
-      w.wall_s = std::chrono::duration<double>(after->at - before->at).count();
-      w.busy_cpu_us = ticks_to_us(after->busy_ticks - before->busy_ticks);
-      w.own_cpu_us = static_cast<double>(after->own_cpu_us - before->own_cpu_us);
-      if (before->energy_uj && after->energy_uj)
-        w.energy_uj = *after->energy_uj - *before->energy_uj;
+      w.set_interval(between(*before, *after, ctx.run.machine.clock_ticks_per_second));
       char buf[160];
       std::snprintf(buf, sizeof buf, " %s %u calls in %.1f s", to_string(rt), w.calls, w.wall_s);
       summary_line += buf;

@@ -16,7 +16,6 @@
 
 #include "base/files.hpp"
 #include "base/subprocess.hpp"
-#include "bench/model.hpp"
 
 #ifdef NEBULA_BENCH_DOCKER
 #include "docker/client.hpp"
@@ -268,51 +267,6 @@ TEST(Bench, RejectsAnInputForAFunctionThatDoesNotRun) {
                          dir.path() / "bench.log", std::chrono::seconds(30));
   EXPECT_EQ(r.exit_code, 1);
   EXPECT_NE(r.output.find("--inputs names 'echo'"), std::string::npos) << r.output;
-}
-
-// The statistics behind every table: interpolated percentiles, and ratios
-// that are null rather than infinite or made up.
-TEST(BenchModel, PercentilesInterpolateBetweenRanks) {
-  auto d = bench::distribution({40, 10, 30, 20});
-  EXPECT_EQ(d.count, 4U);
-  EXPECT_DOUBLE_EQ(d.min, 10);
-  EXPECT_DOUBLE_EQ(d.max, 40);
-  EXPECT_DOUBLE_EQ(d.p50, 25);
-  EXPECT_DOUBLE_EQ(d.p90, 37);
-  EXPECT_DOUBLE_EQ(d.mean, 25);
-  EXPECT_EQ(bench::distribution({}).count, 0U);
-}
-
-TEST(BenchModel, RatiosAreNullWithoutBothSidesAndGeometricOverFunctions) {
-  using bench::Ratios;
-  bench::CellSummary wasm;
-  wasm.startup_us = bench::distribution({100});
-  wasm.total_us = bench::distribution({200});
-  wasm.cpu_us = bench::distribution({0});
-  bench::CellSummary docker;
-  docker.startup_us = bench::distribution({100'000});
-  docker.total_us = bench::distribution({400'000});
-  docker.cpu_us = bench::distribution({5'000});
-  docker.system_cpu_us_per_call = 8'000;
-  const Ratios r = bench::ratios(docker, wasm);
-  EXPECT_DOUBLE_EQ(*r.startup_p50, 1000);
-  EXPECT_DOUBLE_EQ(*r.total_p50, 2000);
-  EXPECT_FALSE(r.cpu_per_invocation.has_value());         // wasm's 0 gives no ratio
-  EXPECT_FALSE(r.system_cpu_per_invocation.has_value());  // wasm's side not measured
-  EXPECT_FALSE(r.memory.has_value());
-
-  Ratios a;
-  a.startup_p50 = 10;
-  a.total_p50 = 0;
-  Ratios b;
-  b.startup_p50 = 1000;
-  b.total_p50 = 5;
-  const Ratios g = bench::geometric_mean({a, b});
-  EXPECT_NEAR(*g.startup_p50, 100, 1e-9);
-  EXPECT_DOUBLE_EQ(*g.total_p50, 0);  // a reused warm container: 0, not left out
-  EXPECT_FALSE(g.memory.has_value());
-  // One function without the ratio: no mean over the others.
-  EXPECT_FALSE(bench::geometric_mean({a, b, Ratios{}}).startup_p50.has_value());
 }
 
 #else
