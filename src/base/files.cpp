@@ -2,6 +2,7 @@
 
 #include <array>
 #include <cerrno>
+#include <cstdlib>
 #include <cstring>
 #include <fcntl.h>
 #include <unistd.h>
@@ -27,6 +28,37 @@ std::optional<std::string> read_file(const std::filesystem::path& path) {
   }
   ::close(fd);
   return text;
+}
+
+Result<TempDir> TempDir::create(std::string_view prefix) {
+  std::error_code ec;
+  const std::filesystem::path base = std::filesystem::temp_directory_path(ec);
+  std::string pattern =
+      ((ec ? std::filesystem::path("/tmp") : base) / (std::string(prefix) + "XXXXXX")).string();
+  if (::mkdtemp(pattern.data()) == nullptr) {
+    return make_error(ErrorKind::kInternal, "cannot create a temporary directory " + pattern +
+                                                ": " + std::strerror(errno));
+  }
+  return TempDir(std::filesystem::path(pattern));
+}
+
+TempDir& TempDir::operator=(TempDir&& other) noexcept {
+  if (this != &other) {
+    remove();
+    path_ = std::exchange(other.path_, {});
+  }
+  return *this;
+}
+
+TempDir::~TempDir() {
+  remove();
+}
+
+void TempDir::remove() noexcept {
+  if (path_.empty()) return;
+  std::error_code ec;
+  std::filesystem::remove_all(path_, ec);
+  path_.clear();
 }
 
 Status write_file(const std::filesystem::path& path, std::string_view bytes) {

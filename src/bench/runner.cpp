@@ -689,11 +689,11 @@ int run(const Options& o) {
   ::sigaction(SIGINT, &action, nullptr);
   ::sigaction(SIGTERM, &action, nullptr);
 
-  std::optional<TempDir> work_dir;
+  std::optional<base::TempDir> work_dir;
   std::optional<ServerChild> server;
   std::string url;
   if (own_server) {
-    auto dir = TempDir::create("nebula-bench-");
+    auto dir = base::TempDir::create("nebula-bench-");
     if (!dir) return fail(dir.error().message);
     work_dir.emplace(std::move(*dir));
     std::vector<std::string> args;

@@ -2,7 +2,6 @@
 
 #include <cerrno>
 #include <csignal>
-#include <cstdlib>
 #include <cstring>
 #include <poll.h>
 #include <unistd.h>
@@ -91,23 +90,6 @@ std::string ServerChild::log_tail(std::size_t max_bytes) const {
 
 int ServerChild::stop(std::chrono::seconds grace) {
   return process_.terminate(grace);
-}
-
-Result<TempDir> TempDir::create(const std::string& prefix) {
-  std::error_code ec;
-  const fs::path base = fs::temp_directory_path(ec);
-  std::string pattern = ((ec ? fs::path("/tmp") : base) / (prefix + "XXXXXX")).string();
-  if (::mkdtemp(pattern.data()) == nullptr) {
-    return make_error(ErrorKind::kInternal, "cannot create a temporary directory " + pattern +
-                                                ": " + std::strerror(errno));
-  }
-  return TempDir(fs::path(pattern));
-}
-
-TempDir::~TempDir() {
-  if (path_.empty()) return;
-  std::error_code ec;
-  fs::remove_all(path_, ec);
 }
 
 }  // namespace nebula::bench

@@ -53,22 +53,4 @@ class ServerChild {
   std::string url_;
 };
 
-// A fresh directory under the system temp dir, removed with everything in
-// it by the destructor.
-class TempDir {
- public:
-  [[nodiscard]] static Result<TempDir> create(const std::string& prefix);
-  TempDir(TempDir&& other) noexcept : path_(std::move(other.path_)) { other.path_.clear(); }
-  TempDir& operator=(TempDir&&) = delete;
-  TempDir(const TempDir&) = delete;
-  TempDir& operator=(const TempDir&) = delete;
-  ~TempDir();
-
-  [[nodiscard]] const std::filesystem::path& path() const noexcept { return path_; }
-
- private:
-  explicit TempDir(std::filesystem::path path) : path_(std::move(path)) {}
-  std::filesystem::path path_;
-};
-
 }  // namespace nebula::bench

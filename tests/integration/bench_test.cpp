@@ -6,9 +6,8 @@
 // every cell, count and ratio is there.
 #include <chrono>
 #include <filesystem>
-#include <random>
+#include <stdexcept>
 #include <string>
-#include <unistd.h>
 #include <vector>
 
 #include <boost/json.hpp>
@@ -27,25 +26,12 @@ namespace {
 namespace fs = std::filesystem;
 namespace json = boost::json;
 
-class ScratchDir {
- public:
-  ScratchDir() {
-    std::random_device rd;
-    path_ = fs::temp_directory_path() /
-            ("nebula-bench-test-" + std::to_string(::getpid()) + "-" + std::to_string(rd()));
-    fs::create_directories(path_);
-  }
-  ~ScratchDir() {
-    std::error_code ec;
-    fs::remove_all(path_, ec);
-  }
-  ScratchDir(const ScratchDir&) = delete;
-  ScratchDir& operator=(const ScratchDir&) = delete;
-  [[nodiscard]] const fs::path& path() const { return path_; }
-
- private:
-  fs::path path_;
-};
+// A scratch directory for one test.
+base::TempDir scratch_dir() {
+  auto dir = base::TempDir::create("nebula-bench-test-");
+  if (!dir) throw std::runtime_error(dir.error().message);
+  return std::move(*dir);
+}
 
 struct Outcome {
   int exit_code = -1;
@@ -178,7 +164,7 @@ void expect_report(const fs::path& dir) {
 #ifndef NEBULA_BENCH_DOCKER
 
 TEST(Bench, WasmOnlyWritesEveryCellCountAndTheReport) {
-  ScratchDir dir;
+  const base::TempDir dir = scratch_dir();
   const fs::path out = dir.path() / "out";
   Outcome r = run_nebula(quick_args(out, false), dir.path() / "bench.log");
   ASSERT_EQ(r.exit_code, 0) << r.output;
@@ -224,7 +210,7 @@ TEST(Bench, AMovedBinaryStillDrawsItsCharts) {
   }
   if (!matplotlib) GTEST_SKIP() << "no python3 with matplotlib (python3-matplotlib)";
 
-  ScratchDir dir;
+  const base::TempDir dir = scratch_dir();
   const fs::path bin = dir.path() / "elsewhere";
   fs::create_directories(bin / "examples");
   fs::copy_file(NEBULA_BIN, bin / "nebula");
@@ -251,7 +237,7 @@ TEST(Bench, AMovedBinaryStillDrawsItsCharts) {
 }
 
 TEST(Bench, RejectsAnUnknownFunctionBeforeStartingAnything) {
-  ScratchDir dir;
+  const base::TempDir dir = scratch_dir();
   Outcome r = run_nebula({"bench", "--out", (dir.path() / "out").string(), "--functions",
                           "no-such-example", "--no-docker"},
                          dir.path() / "bench.log", std::chrono::seconds(30));
@@ -261,7 +247,7 @@ TEST(Bench, RejectsAnUnknownFunctionBeforeStartingAnything) {
 }
 
 TEST(Bench, RejectsAnInputForAFunctionThatDoesNotRun) {
-  ScratchDir dir;
+  const base::TempDir dir = scratch_dir();
   Outcome r = run_nebula({"bench", "--out", (dir.path() / "out").string(), "--functions", "hello",
                           "--inputs", "echo=hi", "--no-docker"},
                          dir.path() / "bench.log", std::chrono::seconds(30));
@@ -283,7 +269,7 @@ std::string docker_problem() {
 
 TEST(BenchDocker, ThreeRuntimesWithRatios) {
   if (auto problem = docker_problem(); !problem.empty()) GTEST_SKIP() << problem;
-  ScratchDir dir;
+  const base::TempDir dir = scratch_dir();
   const fs::path out = dir.path() / "out";
   Outcome r = run_nebula(quick_args(out, true), dir.path() / "bench.log");
   ASSERT_EQ(r.exit_code, 0) << r.output;

@@ -2,7 +2,7 @@
 
 #include <filesystem>
 #include <fstream>
-#include <random>
+#include <optional>
 #include <string>
 #include <unistd.h>
 
@@ -16,15 +16,12 @@ namespace fs = std::filesystem;
 class FilesTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    std::random_device rd;
-    dir_ = fs::temp_directory_path() /
-           ("nebula-files-test-" + std::to_string(::getpid()) + "-" + std::to_string(rd()));
-    fs::create_directories(dir_);
+    auto dir = TempDir::create("nebula-files-test-");
+    ASSERT_TRUE(dir) << dir.error().message;
+    scratch_.emplace(std::move(*dir));
+    dir_ = scratch_->path();
   }
-  void TearDown() override {
-    std::error_code ec;
-    fs::remove_all(dir_, ec);
-  }
+  std::optional<TempDir> scratch_;
   fs::path dir_;
 };
 
@@ -65,6 +62,24 @@ TEST_F(FilesTest, WriteNamesTheFileItCannotWrite) {
   ASSERT_FALSE(written);
   EXPECT_EQ(written.error().message, "cannot write " + (dir_ / "no-such-dir" / "out").string() +
                                          ": No such file or directory");
+}
+
+TEST(TempDirTest, IsFreshAndRemovedWithEverythingInIt) {
+  fs::path path;
+  {
+    auto dir = TempDir::create("nebula-tempdir-test-");
+    ASSERT_TRUE(dir) << dir.error().message;
+    path = dir->path();
+    EXPECT_TRUE(fs::is_directory(path));
+    EXPECT_TRUE(fs::is_empty(path));
+    EXPECT_EQ(path.filename().string().rfind("nebula-tempdir-test-", 0), 0U);
+    fs::create_directories(path / "sub");
+    ASSERT_TRUE(write_file(path / "sub" / "file", "x"));
+    // Moving hands the directory over; the moved-from one removes nothing.
+    TempDir moved = std::move(*dir);
+    EXPECT_EQ(moved.path(), path);
+  }
+  EXPECT_FALSE(fs::exists(path));
 }
 
 TEST(Files, ReadsProcFilesWhoseSizeIsZero) {

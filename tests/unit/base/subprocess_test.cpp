@@ -5,7 +5,7 @@
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
-#include <random>
+#include <stdexcept>
 #include <string>
 #include <sys/wait.h>
 #include <thread>
@@ -41,25 +41,12 @@ char process_state(pid_t pid) {
   return paren != std::string::npos && paren + 2 < stat->size() ? (*stat)[paren + 2] : 0;
 }
 
-class ScratchDir {
- public:
-  ScratchDir() {
-    std::random_device rd;
-    path_ = fs::temp_directory_path() /
-            ("nebula-subprocess-test-" + std::to_string(::getpid()) + "-" + std::to_string(rd()));
-    fs::create_directories(path_);
-  }
-  ~ScratchDir() {
-    std::error_code ec;
-    fs::remove_all(path_, ec);
-  }
-  ScratchDir(const ScratchDir&) = delete;
-  ScratchDir& operator=(const ScratchDir&) = delete;
-  [[nodiscard]] const fs::path& path() const { return path_; }
-
- private:
-  fs::path path_;
-};
+// A scratch directory for one test.
+TempDir scratch_dir() {
+  auto dir = TempDir::create("nebula-subprocess-test-");
+  if (!dir) throw std::runtime_error(dir.error().message);
+  return std::move(*dir);
+}
 
 TEST(Run, ReportsTheExitCode) {
   const Completed done = run_ok({"sh", "-c", "exit 3"});
@@ -193,7 +180,7 @@ TEST(Run, AMissingProgramIsAClearErrorAndLeavesNoChild) {
 }
 
 TEST(Run, ANonExecutableFileIsAClearError) {
-  ScratchDir dir;
+  const TempDir dir = scratch_dir();
   const fs::path script = dir.path() / "not-executable";
   std::ofstream(script) << "#!/bin/sh\necho hi\n";
   fs::permissions(script, fs::perms::owner_read | fs::perms::owner_write);
@@ -255,7 +242,7 @@ TEST(Subprocess, TerminateSendsSigtermToItsOwnProcessGroup) {
 }
 
 TEST(Subprocess, StreamsToFilesAndStderrToStdout) {
-  ScratchDir dir;
+  const TempDir dir = scratch_dir();
   const fs::path log = dir.path() / "log";
   SpawnOptions options;
   options.out = Stdio::file(log);

@@ -1,9 +1,8 @@
 #include "bench/machine.hpp"
 
 #include <filesystem>
-#include <random>
+#include <optional>
 #include <string>
-#include <unistd.h>
 
 #include <gtest/gtest.h>
 
@@ -69,16 +68,13 @@ TEST(EnergyCounter, UnwrapsAtItsRange) {
 class FakePowercap : public ::testing::Test {
  protected:
   void SetUp() override {
-    std::random_device rd;
-    root_ = fs::temp_directory_path() /
-            ("nebula-powercap-test-" + std::to_string(::getpid()) + "-" + std::to_string(rd()));
+    auto dir = base::TempDir::create("nebula-powercap-test-");
+    ASSERT_TRUE(dir) << dir.error().message;
+    scratch_.emplace(std::move(*dir));
+    root_ = scratch_->path();
     zone("intel-rapl:0", "package-0", 900, 1'000);
     zone("intel-rapl:0:0", "core", 123'456, 1'000);  // part of package 0: not added again
     zone("intel-rapl:1", "package-1", 10, 5'000);
-  }
-  void TearDown() override {
-    std::error_code ec;
-    fs::remove_all(root_, ec);
   }
   void zone(const std::string& dir, const std::string& name, std::uint64_t energy,
             std::uint64_t range) {
@@ -90,6 +86,7 @@ class FakePowercap : public ::testing::Test {
   void set(const std::string& dir, std::uint64_t energy) {
     ASSERT_TRUE(base::write_file(root_ / dir / "energy_uj", std::to_string(energy) + "\n"));
   }
+  std::optional<base::TempDir> scratch_;
   fs::path root_;
 };
 

@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <numeric>
 #include <random>
+#include <utility>
 #include <vector>
 
 #include <gtest/gtest.h>
@@ -12,30 +13,29 @@ namespace {
 
 // --- percentiles ------------------------------------------------------------
 
+// Every figure of a distribution, in one comparison.
+void expect_distribution(const Distribution& d, const Distribution& expected) {
+  EXPECT_EQ(d.count, expected.count);
+  const std::pair<double, double> figures[] = {{d.min, expected.min},   {d.p50, expected.p50},
+                                               {d.p90, expected.p90},   {d.p99, expected.p99},
+                                               {d.mean, expected.mean}, {d.max, expected.max}};
+  for (const auto& [got, want] : figures) EXPECT_DOUBLE_EQ(got, want);
+}
+
 TEST(Distribution, PercentilesInterpolateBetweenTheClosestRanks) {
-  const Distribution d = distribution({40, 10, 30, 20});
-  EXPECT_EQ(d.count, 4U);
-  EXPECT_DOUBLE_EQ(d.min, 10);
-  EXPECT_DOUBLE_EQ(d.max, 40);
-  EXPECT_DOUBLE_EQ(d.mean, 25);
   // Rank q × (n − 1) on the sorted values: 1.5, 2.7 and 2.97.
-  EXPECT_DOUBLE_EQ(d.p50, 25);
-  EXPECT_DOUBLE_EQ(d.p90, 37);
-  EXPECT_DOUBLE_EQ(d.p99, 39.7);
+  expect_distribution(
+      distribution({40, 10, 30, 20}),
+      {.count = 4, .min = 10, .p50 = 25, .p90 = 37, .p99 = 39.7, .mean = 25, .max = 40});
 }
 
 TEST(Distribution, OnAHundredAndOneValuesEachPercentileIsASample) {
   std::vector<double> values(101);
   std::iota(values.begin(), values.end(), 1.0);  // 1 … 101
   std::shuffle(values.begin(), values.end(), std::mt19937(42));
-  const Distribution d = distribution(values);
-  EXPECT_EQ(d.count, 101U);
-  EXPECT_DOUBLE_EQ(d.p50, 51);
-  EXPECT_DOUBLE_EQ(d.p90, 91);
-  EXPECT_DOUBLE_EQ(d.p99, 100);
-  EXPECT_DOUBLE_EQ(d.min, 1);
-  EXPECT_DOUBLE_EQ(d.max, 101);
-  EXPECT_DOUBLE_EQ(d.mean, 51);
+  expect_distribution(
+      distribution(values),
+      {.count = 101, .min = 1, .p50 = 51, .p90 = 91, .p99 = 100, .mean = 51, .max = 101});
 }
 
 TEST(Distribution, ASingleSampleIsEveryPercentile) {
