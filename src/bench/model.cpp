@@ -121,8 +121,9 @@ json::object sample_json(const Sample& s) {
       {"teardown_us", s.timings.teardown_us},
       {"total_us", s.timings.total_us},
       {"client_us", s.client_us},
-      {"cpu_us", s.cpu_us},
-      {"max_memory_bytes", s.max_memory_bytes},
+      {"cpu_us", s.cpu_us ? json::value(*s.cpu_us) : json::value(nullptr)},
+      {"max_memory_bytes",
+       s.max_memory_bytes ? json::value(*s.max_memory_bytes) : json::value(nullptr)},
       {"ok", s.ok()},
   };
   if (!s.ok()) o["error"] = s.error;
@@ -254,8 +255,8 @@ CellSummary summarize_samples(const std::vector<const Sample*>& samples) {
     teardown.push_back(static_cast<double>(t.teardown_us));
     total.push_back(static_cast<double>(t.total_us));
     client.push_back(static_cast<double>(sample->client_us));
-    cpu.push_back(static_cast<double>(sample->cpu_us));
-    memory.push_back(static_cast<double>(sample->max_memory_bytes));
+    if (sample->cpu_us) cpu.push_back(static_cast<double>(*sample->cpu_us));
+    if (sample->max_memory_bytes) memory.push_back(static_cast<double>(*sample->max_memory_bytes));
   }
   s.queue_us = distribution(std::move(queue));
   s.startup_us = distribution(std::move(startup));

@@ -40,8 +40,10 @@ struct Sample {
   std::optional<bool> output_matches;  // nullopt: no reference answer to compare with
   Timings timings;                     // the record's phases
   std::int64_t client_us = 0;
-  std::uint64_t cpu_us = 0;
-  std::uint64_t max_memory_bytes = 0;
+  // nullopt when the server could not measure them (its record says null):
+  // left out of the statistics, never counted as 0.
+  std::optional<std::uint64_t> cpu_us;
+  std::optional<std::uint64_t> max_memory_bytes;
   std::string error;  // why the call does not count; empty when it counts
 
   [[nodiscard]] bool ok() const noexcept { return error.empty(); }

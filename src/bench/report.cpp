@@ -22,6 +22,15 @@ std::string opt_us(const std::optional<double>& us) {
   return us ? format_us(*us) : std::string("–");
 }
 
+// "–" for a figure no call had.
+std::string mean_us(const Distribution& d) {
+  return d.count ? format_us(d.mean) : std::string("–");
+}
+
+std::string p50_bytes(const Distribution& d) {
+  return d.count ? format_bytes(d.p50) : std::string("–");
+}
+
 std::string energy_text(const std::optional<double>& uj) {
   if (!uj) return "–";
   // The thesis reports µWh per call; 1 µWh = 3.6 mJ.
@@ -86,8 +95,8 @@ std::string render_headline(const Run& run, const Summary& summary) {
     const CellSummary& s = it->second;
     std::snprintf(line, sizeof line, "%-12s %12s %12s %12s %14s %12s\n", to_string(r),
                   format_us(s.startup_us.p50).c_str(), format_us(s.total_us.p50).c_str(),
-                  format_us(s.cpu_us.mean).c_str(), opt_us(s.system_cpu_us_per_call).c_str(),
-                  format_bytes(s.max_memory_bytes.p50).c_str());
+                  mean_us(s.cpu_us).c_str(), opt_us(s.system_cpu_us_per_call).c_str(),
+                  p50_bytes(s.max_memory_bytes).c_str());
     out << line;
   }
   for (Runtime docker : {Runtime::kDockerCold, Runtime::kDockerWarm}) {
@@ -150,8 +159,8 @@ std::string render_report(const Run& run, const Summary& summary, const Charts& 
     const CellSummary& s = it->second;
     md << "| " << to_string(r) << " | " << format_us(s.startup_us.p50) << " | "
        << format_us(s.exec_us.p50) << " | " << format_us(s.total_us.p50) << " | "
-       << format_us(s.total_us.p99) << " | " << format_us(s.cpu_us.mean) << " | "
-       << opt_us(s.system_cpu_us_per_call) << " | " << format_bytes(s.max_memory_bytes.p50) << " | "
+       << format_us(s.total_us.p99) << " | " << mean_us(s.cpu_us) << " | "
+       << opt_us(s.system_cpu_us_per_call) << " | " << p50_bytes(s.max_memory_bytes) << " | "
        << (m.energy_available ? energy_text(s.energy_uj_per_call) : "unavailable") << " |\n";
   }
   md << "\n";
@@ -250,17 +259,15 @@ std::string render_report(const Run& run, const Summary& summary, const Charts& 
     for (const auto& cell : run.functions[i].cells) {
       const CellSummary& s = summary.cells[i].at(cell.runtime);
       md << "| " << run.functions[i].name << " | " << to_string(cell.runtime) << " | "
-         << (s.cpu_us.count ? format_us(s.cpu_us.mean) : "–") << " | "
-         << opt_us(s.system_cpu_us_per_call) << " | ";
+         << mean_us(s.cpu_us) << " | " << opt_us(s.system_cpu_us_per_call) << " | ";
       if (cell.window) {
         md << cell.window->calls << " calls, " << fmt("%.1f s", cell.window->wall_s);
       } else {
         md << "–";
       }
-      md << " | " << (s.max_memory_bytes.count ? format_bytes(s.max_memory_bytes.p50) : "–")
-         << " | " << (s.max_memory_bytes.count ? format_bytes(s.max_memory_bytes.max) : "–")
-         << " | " << (m.energy_available ? energy_text(s.energy_uj_per_call) : "unavailable")
-         << " |\n";
+      md << " | " << p50_bytes(s.max_memory_bytes) << " | "
+         << (s.max_memory_bytes.count ? format_bytes(s.max_memory_bytes.max) : "–") << " | "
+         << (m.energy_available ? energy_text(s.energy_uj_per_call) : "unavailable") << " |\n";
     }
   }
   md << "\n";

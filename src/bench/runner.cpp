@@ -265,6 +265,16 @@ std::int64_t int_field(const json::object& o, std::string_view key) {
   return 0;
 }
 
+// A count the record may leave null (a figure the server could not
+// measure): nullopt then, and when it is missing or not a count.
+std::optional<std::uint64_t> count_field(const json::object& o, std::string_view key) {
+  const auto* v = o.if_contains(key);
+  if (v == nullptr) return std::nullopt;
+  if (v->is_uint64()) return v->get_uint64();
+  if (v->is_int64() && v->get_int64() >= 0) return static_cast<std::uint64_t>(v->get_int64());
+  return std::nullopt;
+}
+
 // The function kind of a failed call: the problem's `kind` (exit, trap,
 // memory) when the server sent one, else the status.
 std::string failure_kind(const ClientResponse& res) {
@@ -381,8 +391,8 @@ Sample call_measured(const Client& client, const Target& target, const std::stri
   s.timings.exec_us = int_field(o, "exec_us");
   s.timings.teardown_us = int_field(o, "teardown_us");
   s.timings.total_us = int_field(o, "total_us");
-  s.cpu_us = static_cast<std::uint64_t>(int_field(o, "cpu_us"));
-  s.max_memory_bytes = static_cast<std::uint64_t>(int_field(o, "max_memory_bytes"));
+  s.cpu_us = count_field(o, "cpu_us");
+  s.max_memory_bytes = count_field(o, "max_memory_bytes");
   if (s.error.empty() && s.outcome != "ok") {
     s.error = "record: status 200 but the record says '" + s.outcome + "'";
   }

@@ -6,6 +6,7 @@
 #include <utility>
 #include <vector>
 
+#include <boost/json.hpp>
 #include <gtest/gtest.h>
 
 namespace nebula::bench {
@@ -224,6 +225,33 @@ TEST(Summarize, CountsEveryCallAndFailureButSummarizesOnlyTheCountedOnes) {
   const Summary all = summarize(run);
   EXPECT_EQ(all.calls, 3U + 20U + 2U);
   EXPECT_EQ(all.failures, 1U + 4U + 1U);
+}
+
+TEST(Summarize, FiguresTheServerCouldNotMeasureAreLeftOutNotZero) {
+  Sample measured = ok_sample(100, 200);
+  measured.cpu_us = 40;
+  measured.max_memory_bytes = 1024;
+  const Sample unmeasured = ok_sample(100, 200);  // null cpu_us and max_memory_bytes
+  Cell cell;
+  cell.samples = {measured, unmeasured, unmeasured};
+  const CellSummary s = summarize(cell);
+  EXPECT_EQ(s.ok, 3U);
+  EXPECT_EQ(s.total_us.count, 3U);
+  EXPECT_EQ(s.cpu_us.count, 1U);
+  EXPECT_DOUBLE_EQ(s.cpu_us.mean, 40);  // not (40 + 0 + 0) / 3
+  EXPECT_EQ(s.max_memory_bytes.count, 1U);
+
+  bench::Run run;
+  run.runtimes = {Runtime::kWasm};
+  FunctionRun fn;
+  fn.name = "hello";
+  fn.cells.push_back(cell);
+  run.functions.push_back(fn);
+  const auto doc = to_json(run, summarize(run));
+  const auto& samples = doc.at("functions").at(0).at("cells").at("wasm").at("samples").as_array();
+  EXPECT_EQ(samples.at(0).at("cpu_us").to_number<int>(), 40);
+  EXPECT_TRUE(samples.at(1).at("cpu_us").is_null());
+  EXPECT_TRUE(samples.at(1).at("max_memory_bytes").is_null());
 }
 
 }  // namespace
