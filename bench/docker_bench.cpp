@@ -15,16 +15,11 @@
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
-#include <fcntl.h>
-#include <spawn.h>
 #include <string>
-#include <sys/wait.h>
-#include <unistd.h>
 #include <vector>
 
+#include "base/subprocess.hpp"
 #include "docker/runtime.hpp"
-
-extern char** environ;
 
 namespace {
 
@@ -63,49 +58,20 @@ void print_row(const char* name, const std::vector<std::int64_t>& sample) {
 }
 
 // Runs `docker run --rm -i --network none <image>` with `body` on stdin and
-// returns its wall time in µs, or -1 if it failed.
+// returns its wall time in µs, or -1 if it failed. The function's log lines
+// on stderr are dropped: they would interleave with the report.
 std::int64_t run_cli(const Options& options, std::string& output) {
-  int in[2];
-  int out[2];
-  if (pipe2(in, O_CLOEXEC) != 0 || pipe2(out, O_CLOEXEC) != 0) return -1;
-  posix_spawn_file_actions_t actions;
-  posix_spawn_file_actions_init(&actions);
-  posix_spawn_file_actions_adddup2(&actions, in[0], STDIN_FILENO);
-  posix_spawn_file_actions_adddup2(&actions, out[1], STDOUT_FILENO);
-  // The function's log lines would interleave with the report.
-  posix_spawn_file_actions_addopen(&actions, STDERR_FILENO, "/dev/null", O_WRONLY, 0);
-  std::string host = "unix://" + options.socket;
-  std::vector<std::string> args = {"docker", "-H",        host,   "run",        "--rm",
-                                   "-i",     "--network", "none", options.image};
-  std::vector<char*> argv;
-  for (std::string& arg : args) argv.push_back(arg.data());
-  argv.push_back(nullptr);
-
+  nebula::base::RunOptions run_options;
+  run_options.input = options.body;
+  const std::vector<std::string> argv = {"docker",    "-H",   "unix://" + options.socket,
+                                         "run",       "--rm", "-i",
+                                         "--network", "none", options.image};
   const Clock::time_point begin = Clock::now();
-  pid_t pid = 0;
-  const int spawned = posix_spawnp(&pid, "docker", &actions, nullptr, argv.data(), environ);
-  posix_spawn_file_actions_destroy(&actions);
-  close(in[0]);
-  close(out[1]);
-  if (spawned != 0) {
-    close(in[1]);
-    close(out[0]);
-    return -1;
-  }
-  (void)!write(in[1], options.body.data(), options.body.size());
-  close(in[1]);
-  output.clear();
-  char buffer[4096];
-  for (;;) {
-    const ssize_t n = read(out[0], buffer, sizeof buffer);
-    if (n <= 0) break;
-    output.append(buffer, static_cast<std::size_t>(n));
-  }
-  close(out[0]);
-  int status = 0;
-  waitpid(pid, &status, 0);
+  auto done = nebula::base::run(argv, run_options);
   const std::int64_t elapsed = micros_since(begin);
-  return WIFEXITED(status) && WEXITSTATUS(status) == 0 ? elapsed : -1;
+  if (!done || done->status != 0) return -1;
+  output = std::move(done->out);
+  return elapsed;
 }
 
 bool parse(int argc, char** argv, Options& options) {

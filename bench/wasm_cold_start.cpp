@@ -13,11 +13,10 @@
 #include <chrono>
 #include <cstdio>
 #include <cstring>
-#include <fstream>
-#include <iterator>
 #include <string>
 #include <vector>
 
+#include "base/files.hpp"
 #include "wasm/engine.hpp"
 #include "wasm/executor.hpp"
 #include "wasm/module.hpp"
@@ -35,11 +34,6 @@ double percentile(std::vector<double> v, double p) {
   std::sort(v.begin(), v.end());
   auto idx = static_cast<std::size_t>(p / 100.0 * static_cast<double>(v.size() - 1) + 0.5);
   return v[std::min(idx, v.size() - 1)];
-}
-
-std::string read_file(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  return {std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>()};
 }
 
 double us_between(Clock::time_point a, Clock::time_point b) {
@@ -139,7 +133,7 @@ int main(int argc, char** argv) {
               "µs", "st p50");
   for (const auto& c : cases) {
     std::string path = dir + "/" + c.name + ".wasm";
-    std::string bytes = read_file(path);
+    std::string bytes = nebula::base::read_file(path).value_or("");
     if (bytes.empty()) {
       std::fprintf(stderr, "cannot read %s (build the examples first)\n", path.c_str());
       return 1;

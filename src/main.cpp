@@ -3,7 +3,7 @@
 // --token of the client commands, may also come from a NEBULA_* variable.
 #include <CLI/CLI.hpp>
 
-#include "cli/bench.hpp"
+#include "bench/runner.hpp"
 #include "core/version.hpp"
 #include "cli/commands.hpp"
 #include "cli/run.hpp"
@@ -138,9 +138,9 @@ int main(int argc, char** argv) {
   logs_cmd->add_option("--runtime", logs.runtime, "Only wasm or docker")
       ->check(CLI::IsMember({"wasm", "docker"}));
 
-  nebula::cli::BenchOptions bench;
-  auto* bench_cmd = app.add_subcommand(
-      "bench", "Benchmark the examples on wasm, docker cold and docker warm");
+  nebula::bench::Options bench;
+  auto* bench_cmd =
+      app.add_subcommand("bench", "Benchmark the examples on wasm, docker cold and docker warm");
   bench_cmd->add_option("--out", bench.out_dir, "Directory for results.json, report.md, *.svg")
       ->required();
   bench_cmd->add_option("--runs", bench.runs, "Measured calls per function and runtime")
@@ -162,10 +162,13 @@ int main(int argc, char** argv) {
   bench_cmd->add_flag("--no-docker", bench.no_docker, "wasm only; no Docker engine needed");
   bench_cmd->add_option("--examples", bench.examples_dir,
                         "Directory of <name>.wasm and examples.txt (default: beside nebula)");
-  bench_cmd->add_option("--docker-socket", bench.docker_socket, "Docker Engine API socket")
+  bench_cmd
+      ->add_option("--docker-socket", bench.docker_socket,
+                   "Docker Engine API socket of the server it starts")
       ->envname("NEBULA_DOCKER_SOCKET")
       ->capture_default_str();
-  bench_cmd->add_option("--plot-script", bench.plot_script, "Chart script (bench/plot.py)");
+  bench_cmd->add_option("--plot-script", bench.plot_script,
+                        "Chart script to run instead of the built-in plot.py");
   bench_cmd
       ->add_option("--window-s", bench.min_window_s,
                    "Shortest system-CPU measurement window per function and runtime")
@@ -185,6 +188,6 @@ int main(int argc, char** argv) {
   if (ls_cmd->parsed()) return nebula::cli::list(client);
   if (rm_cmd->parsed()) return nebula::cli::remove(client, rm_name);
   if (logs_cmd->parsed()) return nebula::cli::logs(client, logs);
-  if (bench_cmd->parsed()) return nebula::cli::bench(bench);
+  if (bench_cmd->parsed()) return nebula::bench::run(bench);
   return 0;
 }

@@ -1,7 +1,6 @@
 #include "cli/commands.hpp"
 
 #include <cstdio>
-#include <fstream>
 #include <iostream>
 #include <iterator>
 #include <sstream>
@@ -9,40 +8,23 @@
 
 #include <boost/json.hpp>
 
-#include "cli/client.hpp"
+#include "base/files.hpp"
+#include "base/format.hpp"
+#include "http/client.hpp"
 
 namespace nebula::cli {
 namespace {
 
 namespace json = boost::json;
+using base::format_bytes;
+using base::format_us;
+using http::Client;
+using http::ClientResponse;
+using http::problem_detail;
 
 int fail(const std::string& message) {
   std::fprintf(stderr, "nebula: %s\n", message.c_str());
   return 1;
-}
-
-std::string format_us(double us) {
-  char buf[32];
-  if (us < 1000) {
-    std::snprintf(buf, sizeof buf, "%.0f µs", us);
-  } else if (us < 1'000'000) {
-    std::snprintf(buf, sizeof buf, "%.2f ms", us / 1000.0);
-  } else {
-    std::snprintf(buf, sizeof buf, "%.2f s", us / 1'000'000.0);
-  }
-  return buf;
-}
-
-std::string format_bytes(double bytes) {
-  char buf[32];
-  if (bytes < 1024) {
-    std::snprintf(buf, sizeof buf, "%.0f B", bytes);
-  } else if (bytes < 1024.0 * 1024) {
-    std::snprintf(buf, sizeof buf, "%.1f KiB", bytes / 1024);
-  } else {
-    std::snprintf(buf, sizeof buf, "%.1f MiB", bytes / (1024.0 * 1024));
-  }
-  return buf;
 }
 
 double number(const json::value& v) {
@@ -75,9 +57,9 @@ int deploy(const ClientOptions& copts, const DeployOptions& o) {
   Client client(copts.server, copts.token);
   json::object manifest;
   if (!o.wasm_file.empty()) {
-    std::ifstream in(o.wasm_file, std::ios::binary);
-    if (!in) return fail("cannot read " + o.wasm_file);
-    std::string bytes{std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>()};
+    auto read = base::read_file(o.wasm_file);
+    if (!read) return fail("cannot read " + o.wasm_file);
+    std::string bytes = std::move(*read);
     std::fprintf(stderr, "uploading %s (%s)…\n", o.wasm_file.c_str(),
                  format_bytes(static_cast<double>(bytes.size())).c_str());
     auto res = client.request("POST", "/v1/modules", std::move(bytes), "application/wasm");

@@ -8,6 +8,7 @@
 #include <iterator>
 #include <limits>
 
+#include "base/format.hpp"
 #include "core/invocation.hpp"
 #include "service/platform.hpp"
 #include "store/blob_store.hpp"
@@ -23,16 +24,6 @@ using Clock = std::chrono::steady_clock;
 
 void fail(const std::string& message) {
   std::fprintf(stderr, "nebula: %s\n", message.c_str());
-}
-
-std::string format_us(std::int64_t us) {
-  char buf[32];
-  if (us < 1000) {
-    std::snprintf(buf, sizeof buf, "%lld µs", static_cast<long long>(us));
-  } else {
-    std::snprintf(buf, sizeof buf, "%.2f ms", static_cast<double>(us) / 1000.0);
-  }
-  return buf;
 }
 
 // Where `nebula run` keeps compiled modules: $NEBULA_CACHE_DIR, else
@@ -161,10 +152,11 @@ int run_module(const RunOptions& options) {
     std::fprintf(stderr,
                  "nebula: %s %s, startup %s, exec %s, teardown %s, cpu %s, memory %.1f MiB, "
                  "outcome %s\n",
-                 cached ? "load (cached)" : "compile", format_us(load_us).c_str(), format_us(result->timings.startup_us).c_str(),
-                 format_us(result->timings.exec_us).c_str(),
-                 format_us(result->timings.teardown_us).c_str(),
-                 format_us(static_cast<std::int64_t>(result->cpu_us.value_or(0))).c_str(),
+                 cached ? "load (cached)" : "compile", base::format_us(static_cast<double>(load_us)).c_str(),
+                 base::format_us(static_cast<double>(result->timings.startup_us)).c_str(),
+                 base::format_us(static_cast<double>(result->timings.exec_us)).c_str(),
+                 base::format_us(static_cast<double>(result->timings.teardown_us)).c_str(),
+                 base::format_us(static_cast<double>(result->cpu_us.value_or(0))).c_str(),
                  static_cast<double>(result->max_memory_bytes.value_or(0)) / (1024.0 * 1024.0),
                  to_string(result->outcome));
   }

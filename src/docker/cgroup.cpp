@@ -9,20 +9,14 @@
 #include <fcntl.h>
 #include <unistd.h>
 
+#include "base/files.hpp"
+
 namespace nebula::docker {
 namespace fs = std::filesystem;
 
 namespace {
 
 constexpr std::string_view kNebulaDir = "nebula";
-
-std::optional<std::string> read_text(const fs::path& path) {
-  std::ifstream in(path);
-  if (!in) return std::nullopt;
-  std::ostringstream out;
-  out << in.rdbuf();
-  return out.str();
-}
 
 std::optional<std::uint64_t> parse_u64(std::string_view text) {
   while (!text.empty() && (text.back() == '\n' || text.back() == ' ')) text.remove_suffix(1);
@@ -33,7 +27,7 @@ std::optional<std::uint64_t> parse_u64(std::string_view text) {
 }
 
 std::optional<std::uint64_t> read_u64(const fs::path& path) {
-  auto text = read_text(path);
+  auto text = base::read_file(path);
   if (!text) return std::nullopt;
   return parse_u64(*text);
 }
@@ -41,7 +35,7 @@ std::optional<std::uint64_t> read_u64(const fs::path& path) {
 // The value of `key` in a flat keyed file ("key value" per line), such as
 // cpu.stat, memory.events or memory.oom_control.
 std::optional<std::uint64_t> read_keyed(const fs::path& path, std::string_view key) {
-  auto text = read_text(path);
+  auto text = base::read_file(path);
   if (!text) return std::nullopt;
   std::istringstream lines(*text);
   std::string line;
@@ -190,7 +184,7 @@ struct ProcessCgroups {
 
 std::optional<ProcessCgroups> cgroups_of_pid(int pid) {
   if (pid <= 0) return std::nullopt;
-  auto text = read_text(fs::path("/proc") / std::to_string(pid) / "cgroup");
+  auto text = base::read_file(fs::path("/proc") / std::to_string(pid) / "cgroup");
   if (!text) return std::nullopt;
   ProcessCgroups found;
   std::istringstream lines(*text);

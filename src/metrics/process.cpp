@@ -1,25 +1,24 @@
 #include "metrics/process.hpp"
 
 #include <charconv>
-#include <fstream>
-#include <iterator>
 #include <string>
 #include <string_view>
 #include <time.h>
 #include <unistd.h>
 #include <vector>
 
+#include "base/files.hpp"
+
 namespace nebula::metrics {
 namespace {
 
 Result<std::string> read_proc_file(const char* path) {
-  // /proc files report a size of 0, so read until EOF rather than by size.
-  std::ifstream in(path, std::ios::binary);
-  if (!in) {
+  auto text = base::read_file(path);
+  if (!text) {
     return make_error(ErrorKind::kUnavailable,
                       std::string("cannot read ") + path + " (is /proc mounted?)");
   }
-  return std::string(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>());
+  return std::move(*text);
 }
 
 std::vector<std::string_view> split_spaces(std::string_view text) {

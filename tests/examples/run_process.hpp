@@ -27,16 +27,12 @@ struct ProcessResult {
   std::string err;
 };
 
-// Runs argv (argv[0] is looked up in PATH if it holds no '/') in its own
-// process group, writes `input` to its stdin and closes it, and collects
-// stdout and stderr until both are closed. stdin, stdout and stderr are
-// served together with poll(), so a program that writes a lot before reading
-// all of its input cannot deadlock against us. After `timeout` the whole
-// process group is killed.
-//
-// Ignores SIGPIPE in the calling process (once), so that a program exiting
-// without reading its input shows up as EPIPE rather than killing the test;
-// the child gets the default disposition back.
+// Runs argv (argv[0] is looked up in PATH if it holds no '/') with
+// base::run: in its own process group, `input` written to its stdin and
+// then closed, stdout and stderr collected together so that a program that
+// writes a lot before reading all of its input cannot deadlock against us,
+// and the whole process group killed after `timeout`. A program that exits
+// without reading its input is fine.
 [[nodiscard]] ProcessResult run_process(
     const std::vector<std::string>& argv, std::string_view input,
     std::chrono::milliseconds timeout = std::chrono::minutes(2));

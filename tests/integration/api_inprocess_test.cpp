@@ -11,6 +11,7 @@
 #include <boost/json.hpp>
 #include <gtest/gtest.h>
 
+#include "base/files.hpp"
 #include "http/api.hpp"
 #include "integration/server_process.hpp"
 #include "service/platform.hpp"
@@ -22,7 +23,7 @@ namespace json = boost::json;
 namespace bhttp = boost::beast::http;
 
 std::string guest(const std::string& name) {
-  return read_file(std::string(NEBULA_TEST_GUESTS) + "/" + name + ".wasm");
+  return base::read_file(std::string(NEBULA_TEST_GUESTS) + "/" + name + ".wasm").value_or("");
 }
 
 class InProcessApi : public ::testing::Test {

@@ -9,6 +9,7 @@
 #include <boost/json.hpp>
 #include <gtest/gtest.h>
 
+#include "base/files.hpp"
 #include "integration/server_process.hpp"
 
 namespace nebula::testing {
@@ -17,7 +18,7 @@ namespace {
 namespace json = boost::json;
 
 std::string guest(const std::string& name) {
-  return read_file(std::string(NEBULA_TEST_GUESTS) + "/" + name + ".wasm");
+  return base::read_file(std::string(NEBULA_TEST_GUESTS) + "/" + name + ".wasm").value_or("");
 }
 
 // WAT guests: the module upload accepts the text format too.
@@ -42,11 +43,11 @@ class ApiTest : public ::testing::Test {
  protected:
   void SetUp() override { ASSERT_TRUE(server_.start()) << server_.log(); }
 
-  cli::ClientResponse call(std::string_view method, std::string_view target, std::string body = {},
-                           std::string_view type = {}, const std::string& token = {}) {
+  http::ClientResponse call(std::string_view method, std::string_view target, std::string body = {},
+                            std::string_view type = {}, const std::string& token = {}) {
     auto res = server_.client(token).request(method, target, std::move(body), type);
     EXPECT_TRUE(res) << res.error().message;
-    return res ? *res : cli::ClientResponse{};
+    return res ? *res : http::ClientResponse{};
   }
 
   std::string upload(const std::string& bytes) {
@@ -335,7 +336,7 @@ TEST_F(ApiTest, KillNineDuringDeploysLosesNothingAcknowledged) {
 
 TEST_F(ApiTest, GracefulShutdownFinishesInFlightInvocations) {
   deploy("busy", kBusyLoop, json::object{{"limits", json::object{{"timeout_ms", 60000}}}});
-  std::optional<Result<cli::ClientResponse>> answer;
+  std::optional<Result<http::ClientResponse>> answer;
   std::thread caller([this, &answer] {
     answer = server_.client().request("POST", "/v1/functions/busy/invoke", "");
   });

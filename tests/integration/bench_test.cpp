@@ -5,21 +5,16 @@
 // not asserted on (benchmarks are programs, not timed tests): only that
 // every cell, count and ratio is there.
 #include <chrono>
-#include <fcntl.h>
 #include <filesystem>
-#include <fstream>
-#include <iterator>
-#include <random>
+#include <stdexcept>
 #include <string>
-#include <sys/wait.h>
-#include <thread>
-#include <unistd.h>
 #include <vector>
 
 #include <boost/json.hpp>
 #include <gtest/gtest.h>
 
-#include "cli/bench_model.hpp"
+#include "base/files.hpp"
+#include "base/subprocess.hpp"
 
 #ifdef NEBULA_BENCH_DOCKER
 #include "docker/client.hpp"
@@ -31,66 +26,39 @@ namespace {
 namespace fs = std::filesystem;
 namespace json = boost::json;
 
-std::string slurp(const fs::path& path) {
-  std::ifstream in(path, std::ios::binary);
-  return {std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>()};
+// A scratch directory for one test.
+base::TempDir scratch_dir() {
+  auto dir = base::TempDir::create("nebula-bench-test-");
+  if (!dir) throw std::runtime_error(dir.error().message);
+  return std::move(*dir);
 }
-
-class ScratchDir {
- public:
-  ScratchDir() {
-    std::random_device rd;
-    path_ = fs::temp_directory_path() /
-            ("nebula-bench-test-" + std::to_string(::getpid()) + "-" + std::to_string(rd()));
-    fs::create_directories(path_);
-  }
-  ~ScratchDir() {
-    std::error_code ec;
-    fs::remove_all(path_, ec);
-  }
-  ScratchDir(const ScratchDir&) = delete;
-  ScratchDir& operator=(const ScratchDir&) = delete;
-  [[nodiscard]] const fs::path& path() const { return path_; }
-
- private:
-  fs::path path_;
-};
 
 struct Outcome {
   int exit_code = -1;
   std::string output;  // stdout and stderr together
 };
 
-// Runs `nebula ARGS…` with its output in `log`; kills it after `limit`.
+// Runs `nebula ARGS…` with its output in `log`; stops it after `limit`.
 Outcome run_nebula(const std::vector<std::string>& args, const fs::path& log,
-                   std::chrono::seconds limit = std::chrono::seconds(300)) {
-  std::vector<std::string> all = {NEBULA_BIN};
-  all.insert(all.end(), args.begin(), args.end());
-  std::vector<char*> argv;
-  for (auto& a : all) argv.push_back(a.data());
-  argv.push_back(nullptr);
-  const int fd = ::open(log.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-  const pid_t pid = ::fork();
-  if (pid == 0) {
-    ::dup2(fd, STDOUT_FILENO);
-    ::dup2(fd, STDERR_FILENO);
-    ::execv(argv[0], argv.data());
-    ::_exit(127);
-  }
-  ::close(fd);
+                   std::chrono::seconds limit = std::chrono::seconds(300),
+                   const fs::path& binary = NEBULA_BIN) {
+  std::vector<std::string> argv = {binary.string()};
+  argv.insert(argv.end(), args.begin(), args.end());
+  base::SpawnOptions options;
+  options.search_path = false;
+  options.in = base::Stdio::null();
+  options.out = base::Stdio::file(log);
+  options.err = base::Stdio::to_stdout();
   Outcome out;
-  int status = 0;
-  const auto deadline = std::chrono::steady_clock::now() + limit;
-  while (::waitpid(pid, &status, WNOHANG) == 0) {
-    if (std::chrono::steady_clock::now() > deadline) {
-      ::kill(pid, SIGTERM);  // bench stops its server child on SIGTERM
-      ::waitpid(pid, &status, 0);
-      break;
-    }
-    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  auto child = base::Subprocess::start(argv, options);
+  if (!child) {
+    out.output = child.error().message;
+    return out;
   }
-  out.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
-  out.output = slurp(log);
+  auto status = child->wait_for(base::Clock::now() + limit);
+  // bench stops its server child on SIGTERM.
+  out.exit_code = status ? *status : child->terminate(std::chrono::seconds(60));
+  out.output = base::read_file(log).value_or("");
   return out;
 }
 
@@ -146,8 +114,33 @@ void expect_cell(const json::object& cells, const std::string& runtime, bool col
   EXPECT_EQ(object_at(cell, "warmup").at("calls").to_number<int>(), 1);
 }
 
+bool has_note(const json::object& results, std::string_view text) {
+  for (const auto& note : results.at("notes").as_array()) {
+    if (std::string_view(note.as_string()).find(text) != std::string_view::npos) return true;
+  }
+  return false;
+}
+
+// The versions are the server's (GET /v1/info): there, or null with a note
+// that says why (a server that predates the route).
+void expect_versions(const json::object& results, bool docker) {
+  const auto& machine = object_at(results, "machine");
+  if (machine.at("wasmtime_version").is_null()) {
+    EXPECT_TRUE(has_note(results, "GET /v1/info"));
+    EXPECT_TRUE(machine.at("docker_version").is_null());
+    return;
+  }
+  EXPECT_FALSE(machine.at("wasmtime_version").as_string().empty());
+  EXPECT_FALSE(machine.at("nebula_version").as_string().empty());
+  if (docker) {
+    EXPECT_NE(machine.at("docker_version").as_string().find("(API "), std::string::npos);
+  } else {
+    EXPECT_TRUE(machine.at("docker_version").is_null());
+  }
+}
+
 json::object read_results(const fs::path& dir) {
-  const std::string text = slurp(dir / "results.json");
+  const std::string text = base::read_file(dir / "results.json").value_or("");
   boost::system::error_code ec;
   auto doc = json::parse(text, ec);
   EXPECT_FALSE(ec) << "results.json: " << ec.message();
@@ -155,7 +148,7 @@ json::object read_results(const fs::path& dir) {
 }
 
 void expect_report(const fs::path& dir) {
-  const std::string report = slurp(dir / "report.md");
+  const std::string report = base::read_file(dir / "report.md").value_or("");
   ASSERT_FALSE(report.empty()) << "no report.md";
   EXPECT_NE(report.find("# Nebula benchmark"), std::string::npos);
   EXPECT_NE(report.find("## Machine"), std::string::npos);
@@ -171,7 +164,7 @@ void expect_report(const fs::path& dir) {
 #ifndef NEBULA_BENCH_DOCKER
 
 TEST(Bench, WasmOnlyWritesEveryCellCountAndTheReport) {
-  ScratchDir dir;
+  const base::TempDir dir = scratch_dir();
   const fs::path out = dir.path() / "out";
   Outcome r = run_nebula(quick_args(out, false), dir.path() / "bench.log");
   ASSERT_EQ(r.exit_code, 0) << r.output;
@@ -203,11 +196,48 @@ TEST(Bench, WasmOnlyWritesEveryCellCountAndTheReport) {
   EXPECT_FALSE(machine.at("cpu_model").as_string().empty());
   EXPECT_GT(machine.at("logical_cpus").to_number<int>(), 0);
   EXPECT_TRUE(object_at(results, "energy").contains("available"));
+  expect_versions(results, false);
   expect_report(out);
 }
 
+// The charts come from the plot script built into the binary: a nebula
+// copied away from its build and source trees still draws them.
+TEST(Bench, AMovedBinaryStillDrawsItsCharts) {
+  bool matplotlib = false;
+  for (const char* python : {"python3", "/usr/bin/python3"}) {
+    auto probe = base::run({python, "-c", "import matplotlib"});
+    matplotlib = matplotlib || (probe && probe->status == 0);
+  }
+  if (!matplotlib) GTEST_SKIP() << "no python3 with matplotlib (python3-matplotlib)";
+
+  const base::TempDir dir = scratch_dir();
+  const fs::path bin = dir.path() / "elsewhere";
+  fs::create_directories(bin / "examples");
+  fs::copy_file(NEBULA_BIN, bin / "nebula");
+  fs::copy_file(fs::path(NEBULA_BIN).parent_path() / "examples" / "hello.wasm",
+                bin / "examples" / "hello.wasm");
+  const fs::path out = dir.path() / "out";
+  Outcome r = run_nebula({"bench", "--no-docker", "--runs", "2", "--warmup", "0", "--functions",
+                          "hello", "--out", out.string(), "--window-s", "0.3", "--idle-s", "0.5"},
+                         dir.path() / "bench.log", std::chrono::seconds(300), bin / "nebula");
+  ASSERT_EQ(r.exit_code, 0) << r.output;
+
+  std::vector<std::string> svgs;
+  for (const auto& entry : fs::directory_iterator(out)) {
+    if (entry.path().extension() == ".svg") svgs.push_back(entry.path().filename().string());
+  }
+  EXPECT_FALSE(svgs.empty()) << r.output << base::read_file(out / "plot.log").value_or("");
+  // The script it ran is the one of this source tree, written beside the
+  // results so that they can be drawn again later.
+  EXPECT_EQ(base::read_file(out / "plot.py"), base::read_file(NEBULA_PLOT_PY));
+  const std::string report = base::read_file(out / "report.md").value_or("");
+  for (const auto& svg : svgs) {
+    EXPECT_NE(report.find("![" + svg + "](" + svg + ")"), std::string::npos) << svg;
+  }
+}
+
 TEST(Bench, RejectsAnUnknownFunctionBeforeStartingAnything) {
-  ScratchDir dir;
+  const base::TempDir dir = scratch_dir();
   Outcome r = run_nebula({"bench", "--out", (dir.path() / "out").string(), "--functions",
                           "no-such-example", "--no-docker"},
                          dir.path() / "bench.log", std::chrono::seconds(30));
@@ -217,57 +247,12 @@ TEST(Bench, RejectsAnUnknownFunctionBeforeStartingAnything) {
 }
 
 TEST(Bench, RejectsAnInputForAFunctionThatDoesNotRun) {
-  ScratchDir dir;
+  const base::TempDir dir = scratch_dir();
   Outcome r = run_nebula({"bench", "--out", (dir.path() / "out").string(), "--functions", "hello",
                           "--inputs", "echo=hi", "--no-docker"},
                          dir.path() / "bench.log", std::chrono::seconds(30));
   EXPECT_EQ(r.exit_code, 1);
   EXPECT_NE(r.output.find("--inputs names 'echo'"), std::string::npos) << r.output;
-}
-
-// The statistics behind every table: interpolated percentiles, and ratios
-// that are null rather than infinite or made up.
-TEST(BenchModel, PercentilesInterpolateBetweenRanks) {
-  auto d = cli::benchmark::distribution({40, 10, 30, 20});
-  EXPECT_EQ(d.count, 4U);
-  EXPECT_DOUBLE_EQ(d.min, 10);
-  EXPECT_DOUBLE_EQ(d.max, 40);
-  EXPECT_DOUBLE_EQ(d.p50, 25);
-  EXPECT_DOUBLE_EQ(d.p90, 37);
-  EXPECT_DOUBLE_EQ(d.mean, 25);
-  EXPECT_EQ(cli::benchmark::distribution({}).count, 0U);
-}
-
-TEST(BenchModel, RatiosAreNullWithoutBothSidesAndGeometricOverFunctions) {
-  using cli::benchmark::Ratios;
-  cli::benchmark::CellSummary wasm;
-  wasm.startup_us = cli::benchmark::distribution({100});
-  wasm.total_us = cli::benchmark::distribution({200});
-  wasm.cpu_us = cli::benchmark::distribution({0});
-  cli::benchmark::CellSummary docker;
-  docker.startup_us = cli::benchmark::distribution({100'000});
-  docker.total_us = cli::benchmark::distribution({400'000});
-  docker.cpu_us = cli::benchmark::distribution({5'000});
-  docker.system_cpu_us_per_call = 8'000;
-  const Ratios r = cli::benchmark::ratios(docker, wasm);
-  EXPECT_DOUBLE_EQ(*r.startup_p50, 1000);
-  EXPECT_DOUBLE_EQ(*r.total_p50, 2000);
-  EXPECT_FALSE(r.cpu_per_invocation.has_value());         // wasm's 0 gives no ratio
-  EXPECT_FALSE(r.system_cpu_per_invocation.has_value());  // wasm's side not measured
-  EXPECT_FALSE(r.memory.has_value());
-
-  Ratios a;
-  a.startup_p50 = 10;
-  a.total_p50 = 0;
-  Ratios b;
-  b.startup_p50 = 1000;
-  b.total_p50 = 5;
-  const Ratios g = cli::benchmark::geometric_mean({a, b});
-  EXPECT_NEAR(*g.startup_p50, 100, 1e-9);
-  EXPECT_DOUBLE_EQ(*g.total_p50, 0);  // a reused warm container: 0, not left out
-  EXPECT_FALSE(g.memory.has_value());
-  // One function without the ratio: no mean over the others.
-  EXPECT_FALSE(cli::benchmark::geometric_mean({a, b, Ratios{}}).startup_p50.has_value());
 }
 
 #else
@@ -282,9 +267,9 @@ std::string docker_problem() {
   return {};
 }
 
-TEST(BenchDocker, ThreeRuntimesWithRatiosAndNoContainerLeft) {
+TEST(BenchDocker, ThreeRuntimesWithRatios) {
   if (auto problem = docker_problem(); !problem.empty()) GTEST_SKIP() << problem;
-  ScratchDir dir;
+  const base::TempDir dir = scratch_dir();
   const fs::path out = dir.path() / "out";
   Outcome r = run_nebula(quick_args(out, true), dir.path() / "bench.log");
   ASSERT_EQ(r.exit_code, 0) << r.output;
@@ -315,14 +300,10 @@ TEST(BenchDocker, ThreeRuntimesWithRatiosAndNoContainerLeft) {
     EXPECT_TRUE(q.at("memory").is_number());
   }
   EXPECT_TRUE(object_at(hello, "ratios").contains("docker-cold"));
-  EXPECT_FALSE(object_at(results, "machine").at("docker_version").is_null());
   EXPECT_EQ(object_at(results, "totals").at("failures").to_number<int>(), 0);
-
-  // The server removed its warm container when it stopped: the benchmark
-  // found nothing to clean up.
-  for (const auto& note : results.at("notes").as_array()) {
-    EXPECT_EQ(std::string(note.as_string()).find("still there"), std::string::npos) << note;
-  }
+  expect_versions(results, true);
+  // The server stopped cleanly when the benchmark asked it to.
+  EXPECT_FALSE(has_note(results, "exited with status"));
   expect_report(out);
 }
 

@@ -67,8 +67,8 @@ TEST(DockerApi, TheWarmPoolWaitIsTheSecondCallsQueue) {
   EXPECT_GE(queue_us, exec_us - 100'000);
   EXPECT_EQ(later.at("cold"), false);
   // Warm CPU and memory come from the container's cgroup: a 400 ms spin
-  // costs at least 300 ms of CPU.
-  EXPECT_GE(later.at("cpu_us").to_number<std::int64_t>(), 300'000);
+  // costs well over 200 ms of CPU, even on a busy machine.
+  EXPECT_GE(later.at("cpu_us").to_number<std::int64_t>(), 200'000);
   EXPECT_GT(later.at("max_memory_bytes").to_number<std::int64_t>(), 0);
   EXPECT_EQ(server.client().request("DELETE", "/v1/functions/spin")->status, 204U);
   EXPECT_EQ(server.stop(), 0);

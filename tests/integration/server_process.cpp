@@ -1,20 +1,13 @@
 #include "integration/server_process.hpp"
 
 #include <chrono>
-#include <fcntl.h>
-#include <fstream>
-#include <iterator>
 #include <random>
-#include <sys/wait.h>
 #include <thread>
 #include <unistd.h>
 
-namespace nebula::testing {
+#include "base/files.hpp"
 
-std::string read_file(const std::filesystem::path& path) {
-  std::ifstream in(path, std::ios::binary);
-  return {std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>()};
-}
+namespace nebula::testing {
 
 TempDir::TempDir() {
   std::random_device rd;
@@ -34,34 +27,31 @@ ServerProcess::ServerProcess(std::filesystem::path data_dir, std::vector<std::st
 }
 
 ServerProcess::~ServerProcess() {
-  if (pid_ > 0) (void)stop(SIGTERM);
+  if (process_) (void)stop(SIGTERM);
   std::error_code ec;
   std::filesystem::remove(log_path_, ec);
 }
 
 std::string ServerProcess::log() const {
-  return read_file(log_path_);
+  return base::read_file(log_path_).value_or("");
 }
 
 bool ServerProcess::start() {
   std::vector<std::string> args = {NEBULA_BIN,    "serve",      "--listen",
                                    "127.0.0.1:0", "--data-dir", data_dir_.string()};
   args.insert(args.end(), extra_args_.begin(), extra_args_.end());
-  int out_fd = ::open(log_path_.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
-  if (out_fd < 0) return false;
-  const auto offset = std::filesystem::file_size(log_path_);
-  pid_ = ::fork();
-  if (pid_ == 0) {
-    ::dup2(out_fd, STDOUT_FILENO);
-    ::dup2(out_fd, STDERR_FILENO);
-    std::vector<char*> argv;
-    for (auto& a : args) argv.push_back(a.data());
-    argv.push_back(nullptr);
-    ::execv(argv[0], argv.data());
-    ::_exit(127);
-  }
-  ::close(out_fd);
-  if (pid_ < 0) return false;
+  // Appended: a test that restarts the server keeps every run's log.
+  std::error_code ec;
+  const auto offset =
+      std::filesystem::exists(log_path_, ec) ? std::filesystem::file_size(log_path_) : 0;
+  base::SpawnOptions options;
+  options.search_path = false;
+  options.in = base::Stdio::null();
+  options.out = base::Stdio::file(log_path_, /*append=*/true);
+  options.err = base::Stdio::to_stdout();
+  auto started = base::Subprocess::start(args, options);
+  if (!started) return false;
+  process_.emplace(std::move(*started));
   // Wait for "listening on http://…" in this run's part of the log.
   const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(30);
   while (std::chrono::steady_clock::now() < deadline) {
@@ -74,9 +64,8 @@ bool ServerProcess::start() {
         return true;
       }
     }
-    int status = 0;
-    if (::waitpid(pid_, &status, WNOHANG) == pid_) {
-      pid_ = -1;
+    if (process_->poll()) {
+      process_.reset();
       return false;
     }
     std::this_thread::sleep_for(std::chrono::milliseconds(20));
@@ -85,22 +74,13 @@ bool ServerProcess::start() {
 }
 
 int ServerProcess::stop(int sig) {
-  if (pid_ <= 0) return -1;
-  ::kill(pid_, sig);
-  int status = 0;
-  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(30);
-  while (::waitpid(pid_, &status, WNOHANG) == 0) {
-    if (std::chrono::steady_clock::now() > deadline) {
-      ::kill(pid_, SIGKILL);
-      ::waitpid(pid_, &status, 0);
-      break;
-    }
-    std::this_thread::sleep_for(std::chrono::milliseconds(10));
-  }
-  pid_ = -1;
+  if (!process_) return -1;
+  process_->send_signal(sig);
+  auto status = process_->wait_for(base::Clock::now() + std::chrono::seconds(30));
+  const int result = status ? *status : process_->terminate(std::chrono::milliseconds(0));
+  process_.reset();
   url_.clear();
-  if (WIFEXITED(status)) return WEXITSTATUS(status);
-  return 128 + WTERMSIG(status);
+  return result;
 }
 
 }  // namespace nebula::testing

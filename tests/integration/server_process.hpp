@@ -1,12 +1,14 @@
 #pragma once
 
 #include <filesystem>
+#include <optional>
 #include <signal.h>
 #include <string>
 #include <sys/types.h>
 #include <vector>
 
-#include "cli/client.hpp"
+#include "base/subprocess.hpp"
+#include "http/client.hpp"
 
 namespace nebula::testing {
 
@@ -27,17 +29,17 @@ class ServerProcess {
   void kill9() { (void)stop(SIGKILL); }
 
   [[nodiscard]] const std::string& url() const { return url_; }
-  [[nodiscard]] cli::Client client(std::string token = {}) const {
-    return cli::Client(url_, token);
+  [[nodiscard]] http::Client client(std::string token = {}) const {
+    return http::Client(url_, token);
   }
   [[nodiscard]] std::string log() const;
-  [[nodiscard]] pid_t pid() const { return pid_; }
+  [[nodiscard]] pid_t pid() const { return process_ ? process_->pid() : -1; }
 
  private:
   std::filesystem::path data_dir_;
   std::vector<std::string> extra_args_;
   std::filesystem::path log_path_;
-  pid_t pid_ = -1;
+  std::optional<base::Subprocess> process_;
   std::string url_;
 };
 
@@ -54,7 +56,5 @@ class TempDir {
  private:
   std::filesystem::path path_;
 };
-
-[[nodiscard]] std::string read_file(const std::filesystem::path& path);
 
 }  // namespace nebula::testing

@@ -272,7 +272,8 @@ TEST(DockerRuntimeWarm, CpuAndMemoryComeFromTheContainersCgroup) {
   auto spin = runtime.invoke(**variant, make_request("fixture", "200", {"spin-ms"}));
   ASSERT_TRUE(spin) << spin.error().message;
   ASSERT_TRUE(spin->cpu_us.has_value());
-  EXPECT_GE(*spin->cpu_us, 150'000U);
+  // A busy machine gives the spin less than its 200 ms of wall time.
+  EXPECT_GE(*spin->cpu_us, 100'000U);
   auto alloc = runtime.invoke(**variant, make_request("fixture", "8", {"alloc"}));
   ASSERT_TRUE(alloc) << alloc.error().message;
   ASSERT_EQ(alloc->outcome, Outcome::kOk) << alloc->stderr_data;

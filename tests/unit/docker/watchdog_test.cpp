@@ -1,17 +1,15 @@
 // The watchdog binary itself, run as a plain child process (no Docker): the
 // test plays Nebula's side of the frame protocol over pipes, and the
 // fixture function is the program the watchdog runs.
-#include <cerrno>
-#include <cstring>
-#include <fcntl.h>
+#include <optional>
 #include <signal.h>
 #include <string>
-#include <sys/wait.h>
 #include <unistd.h>
 #include <vector>
 
 #include <gtest/gtest.h>
 
+#include "base/subprocess.hpp"
 #include "docker/watchdog_protocol.hpp"
 
 namespace nebula::docker::watchdog {
@@ -23,51 +21,27 @@ constexpr const char* kFixture = NEBULA_FIXTURE_PATH;
 class WatchdogProcess {
  public:
   // Starts the watchdog with `args` as its default command and `extra_env`
-  // in its environment.
-  explicit WatchdogProcess(std::vector<std::string> args, std::string extra_env = {}) {
-    int to_child[2];
-    int from_child[2];
-    EXPECT_EQ(pipe2(to_child, O_CLOEXEC), 0);
-    EXPECT_EQ(pipe2(from_child, O_CLOEXEC), 0);
+  // ("NAME=value") in its environment, which otherwise holds only PATH.
+  explicit WatchdogProcess(std::vector<std::string> args, const std::string& extra_env = {}) {
     args.insert(args.begin(), kWatchdog);
-    std::vector<char*> argv;
-    for (std::string& arg : args) argv.push_back(arg.data());
-    argv.push_back(nullptr);
-    std::string path_env = "PATH=/usr/bin:/bin";
-    std::vector<char*> envp{path_env.data()};
-    if (!extra_env.empty()) envp.push_back(extra_env.data());
-    envp.push_back(nullptr);
-    pid_ = fork();
-    if (pid_ == 0) {
-      dup2(to_child[0], STDIN_FILENO);
-      dup2(from_child[1], STDOUT_FILENO);
-      execve(kWatchdog, argv.data(), envp.data());
-      _exit(127);
+    base::SpawnOptions options;
+    options.search_path = false;
+    options.env.mode = base::Environment::Mode::kReplace;
+    options.env.vars = {{"PATH", "/usr/bin:/bin"}};
+    if (const auto eq = extra_env.find('='); eq != std::string::npos) {
+      options.env.vars.emplace_back(extra_env.substr(0, eq), extra_env.substr(eq + 1));
     }
-    close(to_child[0]);
-    close(from_child[1]);
-    in_ = to_child[1];
-    out_ = from_child[0];
-  }
-
-  WatchdogProcess(const WatchdogProcess&) = delete;
-  WatchdogProcess& operator=(const WatchdogProcess&) = delete;
-
-  ~WatchdogProcess() {
-    if (in_ >= 0) close(in_);
-    if (out_ >= 0) close(out_);
-    if (pid_ > 0) {
-      kill(pid_, SIGKILL);
-      waitpid(pid_, nullptr, 0);
-    }
+    options.in = base::Stdio::pipe();
+    options.out = base::Stdio::pipe();
+    auto started = base::Subprocess::start(args, options);
+    EXPECT_TRUE(started) << started.error().message;
+    if (started) process_.emplace(std::move(*started));
   }
 
   void send(std::string_view bytes) {
-    while (!bytes.empty()) {
-      const ssize_t n = write(in_, bytes.data(), bytes.size());
-      ASSERT_GT(n, 0) << std::strerror(errno);
-      bytes.remove_prefix(static_cast<std::size_t>(n));
-    }
+    ASSERT_TRUE(process_);
+    const Status written = process_->write_stdin(bytes);
+    ASSERT_TRUE(written) << written.error().message;
   }
 
   // The next payload, or an empty string at EOF.
@@ -79,8 +53,9 @@ class WatchdogProcess {
         return {};
       }
       if (*next) return std::move(**next);
+      if (!process_) return {};
       char buffer[65536];
-      const ssize_t n = read(out_, buffer, sizeof buffer);
+      const ssize_t n = read(process_->stdout_fd(), buffer, sizeof buffer);
       if (n <= 0) return {};
       reader_.feed(std::string_view(buffer, static_cast<std::size_t>(n)));
     }
@@ -101,22 +76,15 @@ class WatchdogProcess {
   }
 
   void close_stdin() {
-    close(in_);
-    in_ = -1;
+    if (process_) process_->close_stdin();
   }
 
   // The watchdog's exit status after it ended.
-  int wait_exit() {
-    int status = 0;
-    waitpid(pid_, &status, 0);
-    pid_ = -1;
-    return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
-  }
+  int wait_exit() { return process_ ? process_->wait() : -1; }
 
  private:
-  pid_t pid_ = -1;
-  int in_ = -1;
-  int out_ = -1;
+  // Its destructor kills and reaps a watchdog that still runs.
+  std::optional<base::Subprocess> process_;
   FrameReader reader_;
 };
 

@@ -2,12 +2,12 @@
 
 #include <filesystem>
 #include <fstream>
-#include <iterator>
 #include <string>
 #include <vector>
 
 #include <gtest/gtest.h>
 
+#include "base/files.hpp"
 #include "unit/store/temp_dir.hpp"
 
 namespace nebula::store {
@@ -20,11 +20,6 @@ constexpr std::string_view kAbcHex =
     "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad";
 const std::string kAbcDigest = "sha256:" + std::string(kAbcHex);
 const std::string kEngine = "wt-9f86d081884c7d65";
-
-std::string read_all(const fs::path& path) {
-  std::ifstream in(path, std::ios::binary);
-  return std::string(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>());
-}
 
 void write_raw(const fs::path& path, std::string_view bytes) {
   std::ofstream out(path, std::ios::binary);
@@ -88,7 +83,7 @@ TEST_F(StoreBlobTest, LaysFilesOutByDigest) {
   auto path = store_->path_of(kAbcDigest);
   ASSERT_TRUE(path);
   EXPECT_EQ(*path, expected);
-  EXPECT_EQ(read_all(expected), "abc");
+  EXPECT_EQ(base::read_file(expected), "abc");
 }
 
 TEST_F(StoreBlobTest, EmptyBlobIsAValidBlob) {
@@ -180,9 +175,9 @@ TEST_F(StoreBlobTest, CompiledModulesLiveBesideTheBlobs) {
   EXPECT_FALSE(fs::exists(*path));
 
   ASSERT_TRUE(store_->put_compiled(kAbcDigest, kEngine, "compiled v1"));
-  EXPECT_EQ(read_all(*path), "compiled v1");
+  EXPECT_EQ(base::read_file(*path), "compiled v1");
   ASSERT_TRUE(store_->put_compiled(kAbcDigest, kEngine, "compiled v2"));
-  EXPECT_EQ(read_all(*path), "compiled v2");
+  EXPECT_EQ(base::read_file(*path), "compiled v2");
   EXPECT_EQ(names_in(path->parent_path()).size(), 1U);
 
   // Another engine build gets its own directory.
@@ -211,7 +206,7 @@ TEST_F(StoreBlobTest, ContentSurvivesReopen) {
   auto reopened = BlobStore::open(dir_.path());
   ASSERT_TRUE(reopened);
   EXPECT_EQ(*reopened->get(*digest), "persisted");
-  EXPECT_EQ(read_all(*reopened->compiled_path(*digest, kEngine)), "machine code");
+  EXPECT_EQ(base::read_file(*reopened->compiled_path(*digest, kEngine)), "machine code");
 }
 
 }  // namespace

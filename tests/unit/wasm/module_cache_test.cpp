@@ -1,6 +1,7 @@
 #include "wasm/module_cache.hpp"
 
 #include <filesystem>
+#include <fstream>
 
 #include "wasm_fixture.hpp"
 

@@ -1,12 +1,11 @@
 #pragma once
 
-#include <fstream>
-#include <iterator>
 #include <memory>
 #include <string>
 
 #include <gtest/gtest.h>
 
+#include "base/files.hpp"
 #include "wasm/engine.hpp"
 #include "wasm/executor.hpp"
 #include "wasm/module.hpp"
@@ -15,9 +14,9 @@ namespace nebula::wasm::testing {
 
 inline std::string read_guest(const std::string& name) {
   std::string path = std::string(NEBULA_TEST_GUESTS) + "/" + name + ".wasm";
-  std::ifstream in(path, std::ios::binary);
-  EXPECT_TRUE(in) << "missing test guest " << path;
-  return {std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>()};
+  auto bytes = base::read_file(path);
+  EXPECT_TRUE(bytes) << "missing test guest " << path;
+  return bytes.value_or("");
 }
 
 // One engine for the whole test binary, as in the server.

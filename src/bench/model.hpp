@@ -12,7 +12,9 @@
 
 #include <boost/json/value.hpp>
 
-namespace nebula::cli::benchmark {
+#include "core/invocation.hpp"
+
+namespace nebula::bench {
 
 // The three ways a function runs. docker-cold and docker-warm are the same
 // image: one container per call, or a pool of kept-running containers.
@@ -24,9 +26,9 @@ inline constexpr std::array<Runtime, 3> kAllRuntimes = {Runtime::kWasm, Runtime:
 [[nodiscard]] const char* to_string(Runtime runtime) noexcept;
 
 // One measured invocation. The phase durations, CPU and memory come from
-// the server's invocation record (DESIGN §4), so both runtimes are measured
-// by the same code with the same definition; `client_us` is the round trip
-// seen by the benchmark, for reference only.
+// the server's invocation record, so both runtimes are measured by the same
+// code with the same definition; `client_us` is the round trip seen by the
+// benchmark, for reference only.
 struct Sample {
   unsigned repetition = 0;
   unsigned position = 0;  // 0 = this runtime went first in its repetition
@@ -36,17 +38,25 @@ struct Sample {
   int exit_code = 0;
   bool cold = false;
   std::optional<bool> output_matches;  // nullopt: no reference answer to compare with
-  std::int64_t queue_us = 0;
-  std::int64_t startup_us = 0;
-  std::int64_t exec_us = 0;
-  std::int64_t teardown_us = 0;
-  std::int64_t total_us = 0;
+  Timings timings;                     // the record's phases
   std::int64_t client_us = 0;
-  std::uint64_t cpu_us = 0;
-  std::uint64_t max_memory_bytes = 0;
+  // nullopt when the server could not measure them (its record says null):
+  // left out of the statistics, never counted as 0.
+  std::optional<std::uint64_t> cpu_us;
+  std::optional<std::uint64_t> max_memory_bytes;
   std::string error;  // why the call does not count; empty when it counts
 
   [[nodiscard]] bool ok() const noexcept { return error.empty(); }
+};
+
+// What the counters say happened between two readings (machine.hpp's
+// between()): wall time, machine-wide busy CPU from /proc/stat, the
+// benchmark process' own CPU time and, where RAPL exists, energy.
+struct Interval {
+  double wall_s = 0;
+  double busy_cpu_us = 0;
+  double own_cpu_us = 0;
+  std::optional<double> energy_uj;
 };
 
 // Back-to-back calls of one function on one runtime, bracketed by readings
@@ -62,8 +72,15 @@ struct Window {
   std::optional<double> baseline_energy_uj;  // idle power × wall_s
   std::map<std::string, unsigned> failure_kinds;
 
-  // Machine-wide CPU per call above idle, without the benchmark's own work.
+  // Takes the interval's wall time, CPU and energy.
+  void set_interval(const Interval& interval);
+
+  // Machine-wide CPU per counted call above idle, without the benchmark's
+  // own work; nullopt when no call counted. Never negative: a window whose
+  // busy time comes out below the idle rate (a very cheap function, and an
+  // idle rate that wobbles) cost nothing measurable, not less than nothing.
   [[nodiscard]] std::optional<double> system_cpu_us_per_call() const;
+  // Energy per counted call above idle power; never negative either.
   [[nodiscard]] std::optional<double> energy_uj_per_call() const;
 };
 
@@ -85,6 +102,11 @@ struct Baseline {
 
 // Two idle periods as one: their time and their counts added.
 [[nodiscard]] Baseline combine(const Baseline& a, const Baseline& b);
+
+// An idle period from its interval: the machine's busy CPU without the
+// benchmark's own (it only sleeps then, which keeps the definition the same
+// as in the windows), never below 0.
+[[nodiscard]] Baseline idle_period(const Interval& interval);
 
 // p50/p90/p99 by linear interpolation between the closest ranks.
 struct Distribution {
@@ -162,7 +184,10 @@ struct MachineInfo {
   std::uint64_t memory_bytes = 0;
   std::string kernel;
   std::string os;
-  std::string docker_version;  // empty: not used or not reachable
+  // The server's, from GET /v1/info; empty when unknown (an older server)
+  // or, for Docker, not measured.
+  std::string server_version;
+  std::string docker_version;  // "28.2.2 (API 1.50)"
   std::string wasmtime_version;
   std::string energy_source;  // RAPL zones, or why there is none
   bool energy_available = false;
@@ -184,10 +209,7 @@ struct Run {
   Baseline idle_after;
   Baseline baseline;
   std::vector<FunctionRun> functions;
-  std::vector<std::string> notes;  // anything the reader must know (leftovers, ...)
-  // Containers of this run found after the server stopped (and removed);
-  // nullopt when Docker was not used or could not be asked.
-  std::optional<std::size_t> containers_left;
+  std::vector<std::string> notes;  // anything the reader must know
 };
 
 // Sets run.baseline from the idle periods and each window's idle share
@@ -212,4 +234,4 @@ struct Summary {
 // results.json: settings, machine, raw samples, windows, summaries, ratios.
 [[nodiscard]] boost::json::value to_json(const Run& run, const Summary& summary);
 
-}  // namespace nebula::cli::benchmark
+}  // namespace nebula::bench

@@ -1,28 +1,19 @@
-#include "cli/bench_machine.hpp"
+#include "bench/machine.hpp"
 
 #include <algorithm>
 #include <filesystem>
-#include <fstream>
-#include <iterator>
 #include <sstream>
 #include <sys/resource.h>
 #include <sys/utsname.h>
 #include <thread>
 
-#include <wasmtime.h>
-
+#include "base/files.hpp"
 #include "metrics/process.hpp"
 
-namespace nebula::cli::benchmark {
+namespace nebula::bench {
 namespace {
 
 namespace fs = std::filesystem;
-
-std::string read_text(const fs::path& path) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in) return {};
-  return {std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>()};
-}
 
 std::string trim(std::string s) {
   const auto first = s.find_first_not_of(" \t\r\n\"");
@@ -45,7 +36,7 @@ std::string field(const std::string& text, const std::string& key, char sep) {
 }
 
 std::optional<std::uint64_t> read_u64(const fs::path& path) {
-  const std::string text = trim(read_text(path));
+  const std::string text = trim(base::read_file(path).value_or(""));
   if (text.empty()) return std::nullopt;
   try {
     return std::stoull(text);
@@ -58,7 +49,7 @@ std::optional<std::uint64_t> read_u64(const fs::path& path) {
 
 MachineInfo describe_machine() {
   MachineInfo m;
-  const std::string cpuinfo = read_text("/proc/cpuinfo");
+  const std::string cpuinfo = base::read_file("/proc/cpuinfo").value_or("");
   m.cpu_model = field(cpuinfo, "model name", ':');
   if (m.cpu_model.empty()) m.cpu_model = field(cpuinfo, "Model", ':');  // arm64 boards
   if (m.cpu_model.empty()) m.cpu_model = "unknown";
@@ -73,7 +64,8 @@ MachineInfo describe_machine() {
   const std::string flags = field(cpuinfo, "flags", ':');
   m.virtual_machine = (" " + flags + " ").find(" hypervisor ") != std::string::npos;
 
-  const std::string mem_total = field(read_text("/proc/meminfo"), "MemTotal", ':');
+  const std::string mem_total =
+      field(base::read_file("/proc/meminfo").value_or(""), "MemTotal", ':');
   try {
     m.memory_bytes = std::stoull(mem_total) * 1024;  // "24683932 kB"
   } catch (const std::exception&) {
@@ -83,15 +75,13 @@ MachineInfo describe_machine() {
   struct utsname uts {};
   if (::uname(&uts) == 0)
     m.kernel = std::string(uts.sysname) + " " + uts.release + " " + uts.machine;
-  m.os = field(read_text("/etc/os-release"), "PRETTY_NAME", '=');
-  m.wasmtime_version = WASMTIME_VERSION;
+  m.os = field(base::read_file("/etc/os-release").value_or(""), "PRETTY_NAME", '=');
   m.clock_ticks_per_second = metrics::clock_ticks_per_second();
   return m;
 }
 
-EnergyMeter EnergyMeter::open() {
+EnergyMeter EnergyMeter::open(const fs::path& root) {
   EnergyMeter meter;
-  const fs::path root = "/sys/class/powercap";
   std::error_code ec;
   if (!fs::is_directory(root, ec)) {
     meter.description_ = "unavailable (no RAPL on this machine: " + root.string() +
@@ -114,7 +104,7 @@ EnergyMeter EnergyMeter::open() {
     auto range = read_u64(dir / "max_energy_range_uj");
     if (!now || !range) continue;  // unreadable: since 2020 only root may read energy_uj
     meter.zones_.push_back(Zone{(dir / "energy_uj").string(), *range, *now, 0});
-    const std::string label = trim(read_text(dir / "name"));
+    const std::string label = trim(base::read_file(dir / "name").value_or(""));
     names += (names.empty() ? "" : ", ") + (label.empty() ? dir.filename().string() : label) +
              " (" + dir.filename().string() + ")";
   }
@@ -136,10 +126,7 @@ std::optional<double> EnergyMeter::read() {
   for (auto& zone : zones_) {
     auto now = read_u64(zone.path);
     if (!now) return std::nullopt;
-    // The counter wrapped at range_uj since the last reading.
-    const std::uint64_t delta =
-        *now >= zone.last_uj ? *now - zone.last_uj : zone.range_uj - zone.last_uj + *now;
-    zone.total_uj += static_cast<double>(delta);
+    zone.total_uj += static_cast<double>(energy_counted_uj(zone.last_uj, *now, zone.range_uj));
     zone.last_uj = *now;
     sum += zone.total_uj;
   }
@@ -164,8 +151,34 @@ std::optional<Reading> take_reading(EnergyMeter& energy) {
   return r;
 }
 
-double ticks_to_us(std::uint64_t ticks) noexcept {
-  return static_cast<double>(ticks) * 1e6 / static_cast<double>(metrics::clock_ticks_per_second());
+double ticks_to_us(std::uint64_t ticks, std::int64_t ticks_per_second) noexcept {
+  if (ticks_per_second <= 0) return 0;
+  return static_cast<double>(ticks) * 1e6 / static_cast<double>(ticks_per_second);
 }
 
-}  // namespace nebula::cli::benchmark
+Interval between(const Reading& before, const Reading& after,
+                 std::int64_t ticks_per_second) noexcept {
+  Interval d;
+  d.wall_s = std::max(0.0, std::chrono::duration<double>(after.at - before.at).count());
+  if (after.busy_ticks > before.busy_ticks) {
+    d.busy_cpu_us = ticks_to_us(after.busy_ticks - before.busy_ticks, ticks_per_second);
+  }
+  if (after.own_cpu_us > before.own_cpu_us) {
+    d.own_cpu_us = static_cast<double>(after.own_cpu_us - before.own_cpu_us);
+  }
+  if (before.energy_uj && after.energy_uj) {
+    d.energy_uj = std::max(0.0, *after.energy_uj - *before.energy_uj);
+  }
+  return d;
+}
+
+std::uint64_t energy_counted_uj(std::uint64_t last_uj, std::uint64_t now_uj,
+                                std::uint64_t range_uj) noexcept {
+  if (now_uj >= last_uj) return now_uj - last_uj;
+  // Wrapped: up to the end of the range, then from 0 to now. A last value
+  // beyond the range means the counter was reset instead.
+  if (last_uj > range_uj) return now_uj;
+  return range_uj - last_uj + now_uj;
+}
+
+}  // namespace nebula::bench

@@ -6,7 +6,7 @@
 
 #include "core/result.hpp"
 
-namespace nebula::cli {
+namespace nebula::http {
 
 struct ClientResponse {
   unsigned status = 0;
@@ -19,8 +19,10 @@ struct ClientResponse {
   }
 };
 
-// A small blocking HTTP/1.1 client for the `nebula` client commands, with
-// one timeout for the whole exchange. One connection per request.
+// A small blocking HTTP/1.1 client for Nebula's own API, used by the
+// `nebula` client commands, the benchmark and the integration tests, with
+// one timeout for the whole exchange. One connection per request; each
+// request runs its own io_context, so a Client may be shared by threads.
 class Client {
  public:
   // `server` is a base URL such as http://127.0.0.1:8080.
@@ -45,4 +47,4 @@ class Client {
 // The `detail` of a problem+json body, or the body itself.
 [[nodiscard]] std::string problem_detail(const ClientResponse& response);
 
-}  // namespace nebula::cli
+}  // namespace nebula::http

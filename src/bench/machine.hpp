@@ -5,16 +5,17 @@
 
 #include <chrono>
 #include <cstdint>
+#include <filesystem>
 #include <optional>
 #include <string>
 #include <vector>
 
-#include "cli/bench_model.hpp"
+#include "bench/model.hpp"
 
-namespace nebula::cli::benchmark {
+namespace nebula::bench {
 
-// CPU model, core count, memory, kernel, OS and wasmtime version. The Docker
-// version is filled in by the caller, which knows whether Docker is used.
+// CPU model, core count, memory, kernel and OS. The Nebula, wasmtime and
+// Docker versions are the server's, filled in by the caller.
 [[nodiscard]] MachineInfo describe_machine();
 
 // Package energy from RAPL (/sys/class/powercap/intel-rapl:N/energy_uj).
@@ -24,9 +25,11 @@ namespace nebula::cli::benchmark {
 // Not thread-safe: one meter per benchmark.
 class EnergyMeter {
  public:
-  // Finds the package zones. Without any readable zone the meter is
-  // unavailable and reason() says why.
-  [[nodiscard]] static EnergyMeter open();
+  // Finds the package zones under `powercap` (another directory in tests).
+  // Without any readable zone the meter is unavailable and description()
+  // says why.
+  [[nodiscard]] static EnergyMeter open(
+      const std::filesystem::path& powercap = "/sys/class/powercap");
 
   [[nodiscard]] bool available() const noexcept { return !zones_.empty(); }
   // "RAPL package-0 (intel-rapl:0), …" or why there is no reading.
@@ -59,7 +62,18 @@ struct Reading {
 // when /proc/stat cannot be read (not Linux, or /proc not mounted).
 [[nodiscard]] std::optional<Reading> take_reading(EnergyMeter& energy);
 
-// µs of CPU time in `ticks` of /proc/stat.
-[[nodiscard]] double ticks_to_us(std::uint64_t ticks) noexcept;
+// µs of CPU time in `ticks` of /proc/stat, which counts `ticks_per_second`.
+[[nodiscard]] double ticks_to_us(std::uint64_t ticks, std::int64_t ticks_per_second) noexcept;
 
-}  // namespace nebula::cli::benchmark
+// What changed from `before` to `after`. /proc/stat's busy ticks only grow,
+// except when a CPU goes offline and its ticks leave the sum: a counter
+// that went backwards counts as 0, never as a wrap-around to 2^64.
+[[nodiscard]] Interval between(const Reading& before, const Reading& after,
+                               std::int64_t ticks_per_second) noexcept;
+
+// The µJ a RAPL counter counted from `last_uj` to `now_uj`: it counts up to
+// `range_uj` (max_energy_range_uj) and starts again from 0.
+[[nodiscard]] std::uint64_t energy_counted_uj(std::uint64_t last_uj, std::uint64_t now_uj,
+                                              std::uint64_t range_uj) noexcept;
+
+}  // namespace nebula::bench

@@ -1,46 +1,38 @@
-#include "cli/bench.hpp"
+#include "bench/runner.hpp"
 
 #include <algorithm>
 #include <chrono>
 #include <csignal>
 #include <cstdio>
 #include <ctime>
-#include <fcntl.h>
 #include <filesystem>
-#include <fstream>
-#include <iterator>
 #include <map>
-#include <memory>
 #include <set>
 #include <sstream>
-#include <sys/wait.h>
 #include <thread>
 #include <unistd.h>
 
 #include <boost/json.hpp>
 
-#include "cli/bench_machine.hpp"
-#include "cli/bench_model.hpp"
-#include "cli/bench_report.hpp"
-#include "cli/bench_server.hpp"
-#include "cli/client.hpp"
+#include "base/files.hpp"
+#include "base/subprocess.hpp"
+#include "bench/charts.hpp"
+#include "bench/machine.hpp"
+#include "bench/model.hpp"
+#include "bench/report.hpp"
+#include "bench/server_child.hpp"
+#include "bench/server_info.hpp"
+#include "http/client.hpp"
 
-#ifdef NEBULA_HAVE_DOCKER
-#include "docker/api.hpp"
-#include "docker/client.hpp"
-#endif
-
-#ifndef NEBULA_PLOT_SCRIPT
-#define NEBULA_PLOT_SCRIPT "bench/plot.py"
-#endif
-
-namespace nebula::cli {
+namespace nebula::bench {
 namespace {
 
 namespace fs = std::filesystem;
 namespace json = boost::json;
-using benchmark::Runtime;
 using SteadyClock = std::chrono::steady_clock;
+using http::Client;
+using http::ClientResponse;
+using http::problem_detail;
 
 // Set by SIGINT/SIGTERM; the loops stop between two calls. A signal handler
 // can only reach a variable of static storage, hence this one file-level flag.
@@ -87,11 +79,6 @@ constexpr unsigned kMaxWindowCalls = 20'000;
 int fail(const std::string& message) {
   std::fprintf(stderr, "nebula bench: %s\n", message.c_str());
   return 1;
-}
-
-std::string read_text(const fs::path& path) {
-  std::ifstream in(path, std::ios::binary);
-  return {std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>()};
 }
 
 std::string utc_now() {
@@ -156,13 +143,13 @@ struct Plan {
   std::string warm_function;  // deployed name: docker warm pool
 };
 
-Result<std::vector<Plan>> make_plans(const BenchOptions& o, const fs::path& examples_dir,
+Result<std::vector<Plan>> make_plans(const Options& o, const fs::path& examples_dir,
                                      const std::string& name_prefix) {
   std::vector<std::string> names = o.functions.empty() ? kDefaultFunctions : o.functions;
   if (names.size() == 1 && names[0] == "all") {
     const fs::path list = examples_dir / "examples.txt";
     names.clear();
-    std::istringstream lines(read_text(list));
+    std::istringstream lines(base::read_file(list).value_or(""));
     for (std::string line; std::getline(lines, line);) {
       if (!line.empty()) names.push_back(line);
     }
@@ -278,6 +265,16 @@ std::int64_t int_field(const json::object& o, std::string_view key) {
   return 0;
 }
 
+// A count the record may leave null (a figure the server could not
+// measure): nullopt then, and when it is missing or not a count.
+std::optional<std::uint64_t> count_field(const json::object& o, std::string_view key) {
+  const auto* v = o.if_contains(key);
+  if (v == nullptr) return std::nullopt;
+  if (v->is_uint64()) return v->get_uint64();
+  if (v->is_int64() && v->get_int64() >= 0) return static_cast<std::uint64_t>(v->get_int64());
+  return std::nullopt;
+}
+
 // The function kind of a failed call: the problem's `kind` (exit, trap,
 // memory) when the server sent one, else the status.
 std::string failure_kind(const ClientResponse& res) {
@@ -342,10 +339,9 @@ Result<std::string> call_once(const Client& client, const Target& target, const 
 }
 
 // One measured call: the response, then the server's record of it.
-benchmark::Sample call_measured(const Client& client, const Target& target,
-                                const std::string& input,
-                                const std::optional<std::string>& reference) {
-  benchmark::Sample s;
+Sample call_measured(const Client& client, const Target& target, const std::string& input,
+                     const std::optional<std::string>& reference) {
+  Sample s;
   const auto t0 = SteadyClock::now();
   auto res = client.request("POST", target.path, input, "application/octet-stream");
   s.client_us =
@@ -390,13 +386,13 @@ benchmark::Sample call_measured(const Client& client, const Target& target,
   }
   if (const auto* cold = o.if_contains("cold"); cold && cold->is_bool()) s.cold = cold->as_bool();
   s.exit_code = static_cast<int>(int_field(o, "exit_code"));
-  s.queue_us = int_field(o, "queue_us");
-  s.startup_us = int_field(o, "startup_us");
-  s.exec_us = int_field(o, "exec_us");
-  s.teardown_us = int_field(o, "teardown_us");
-  s.total_us = int_field(o, "total_us");
-  s.cpu_us = static_cast<std::uint64_t>(int_field(o, "cpu_us"));
-  s.max_memory_bytes = static_cast<std::uint64_t>(int_field(o, "max_memory_bytes"));
+  s.timings.queue_us = int_field(o, "queue_us");
+  s.timings.startup_us = int_field(o, "startup_us");
+  s.timings.exec_us = int_field(o, "exec_us");
+  s.timings.teardown_us = int_field(o, "teardown_us");
+  s.timings.total_us = int_field(o, "total_us");
+  s.cpu_us = count_field(o, "cpu_us");
+  s.max_memory_bytes = count_field(o, "max_memory_bytes");
   if (s.error.empty() && s.outcome != "ok") {
     s.error = "record: status 200 but the record says '" + s.outcome + "'";
   }
@@ -406,10 +402,9 @@ benchmark::Sample call_measured(const Client& client, const Target& target,
 // --- deployment ----------------------------------------------------------
 
 Status deploy(const Client& client, const Plan& plan, bool with_docker) {
-  std::ifstream in(plan.module, std::ios::binary);
-  if (!in) return make_error(ErrorKind::kNotFound, "cannot read " + plan.module.string());
-  std::string bytes{std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>()};
-  auto res = client.request("POST", "/v1/modules", std::move(bytes), "application/wasm");
+  auto bytes = base::read_file(plan.module);
+  if (!bytes) return make_error(ErrorKind::kNotFound, "cannot read " + plan.module.string());
+  auto res = client.request("POST", "/v1/modules", std::move(*bytes), "application/wasm");
   if (!res) return std::move(res).error();
   if (res->status != 201) {
     return make_error(ErrorKind::kInvalidArgument,
@@ -422,10 +417,19 @@ Status deploy(const Client& client, const Plan& plan, bool with_docker) {
   }
   const std::string image = "nebula-fn-" + plan.name + ":latest";
 
-  auto put = [&client](const std::string& name, const json::object& manifest) -> Status {
+  auto put = [&client, &image](const std::string& name, const json::object& manifest) -> Status {
     auto r = client.request("PUT", "/v1/functions/" + name, json::serialize(manifest),
                             "application/json");
     if (!r) return std::move(r).error();
+    // 404 on a manifest with an image: the server's engine does not have it.
+    if (r->status == 404 && manifest.contains("docker")) {
+      return make_error(ErrorKind::kNotFound,
+                        "deploying '" + name +
+                            "' failed: the server's Docker engine has no image " + image + " (" +
+                            problem_detail(*r) +
+                            "); build the example images with `cmake --build --preset release "
+                            "--target example_images`, or pass --no-docker");
+    }
     if (r->status != 200 && r->status != 201) {
       return make_error(ErrorKind::kInvalidArgument,
                         "deploying '" + name + "' failed: " + problem_detail(*r));
@@ -445,142 +449,35 @@ Status deploy(const Client& client, const Plan& plan, bool with_docker) {
   return put(plan.warm_function, warm);
 }
 
-// --- docker side checks --------------------------------------------------
+// --- the server ----------------------------------------------------------
 
-#ifdef NEBULA_HAVE_DOCKER
-// Every image exists (a missing one would only show up as failed calls).
-Status check_images(docker::Client& docker, const std::vector<Plan>& plans) {
-  for (const auto& plan : plans) {
-    const std::string image = "nebula-fn-" + plan.name + ":latest";
-    auto info = docker.inspect_image(image);
-    if (info) continue;
-    if (info.error().kind == ErrorKind::kNotFound) {
-      return make_error(ErrorKind::kNotFound,
-                        "the Docker image " + image +
-                            " does not exist; build the example images with `cmake --build "
-                            "--preset release --target example_images`, or pass --no-docker");
-    }
-    return make_error(info.error().kind,
-                      "Docker Engine at " + docker.options().socket_path + ": " +
-                          info.error().message +
-                          " (start one with scripts/ensure-docker.sh, or pass --no-docker)");
+// The versions in the report are the server's (GET /v1/info). A server
+// that cannot say is noted, not fatal; one without a Docker runtime when
+// docker is to be measured is.
+Status apply_server_info(const Client& client, bool with_docker, Run& run) {
+  auto info = fetch_server_info(client);
+  if (!info) {
+    run.notes.push_back("the server's wasmtime and Docker versions are unknown: " +
+                        info.error().message);
+    return {};
   }
+  if (!info->known) {
+    run.notes.emplace_back(
+        "the server does not answer GET /v1/info (it predates the route): its wasmtime and "
+        "Docker versions are unknown");
+    return {};
+  }
+  run.machine.server_version = info->version;
+  run.machine.wasmtime_version = info->wasmtime;
+  if (!with_docker) return {};
+  if (!info->docker_available) {
+    return make_error(ErrorKind::kUnavailable,
+                      "the server at " + client.server() +
+                          " has no Docker runtime (it runs with --no-docker, or its Docker "
+                          "engine does not answer); pass --no-docker to measure wasm only");
+  }
+  run.machine.docker_version = info->docker_description();
   return {};
-}
-
-std::string docker_version(docker::Client& docker) {
-  auto res = docker.call("GET", "/version", {}, docker::Clock::now() + std::chrono::seconds(10));
-  if (!res || res->status != 200) return {};
-  boost::system::error_code ec;
-  auto doc = json::parse(res->body, ec);
-  if (ec || !doc.is_object()) return {};
-  const auto& o = doc.as_object();
-  std::string text;
-  if (const auto* v = o.if_contains("Version"); v && v->is_string()) text = v->as_string();
-  if (const auto* v = o.if_contains("ApiVersion"); v && v->is_string()) {
-    text += " (API " + std::string(v->as_string()) + ")";
-  }
-  return text;
-}
-
-// Containers still carrying Nebula's label that belong to this benchmark:
-// the server child's (its instance label starts with its pid) or, on a
-// server we did not start, those of the functions we deployed. They are
-// removed, and the caller notes it: a clean run leaves none.
-std::size_t remove_leftovers(docker::Client& docker, pid_t server_pid,
-                             const std::set<std::string>& function_names, std::string& error) {
-  auto containers = docker.list_containers(docker::kFunctionLabel);
-  if (!containers) {
-    error = containers.error().message;
-    return 0;
-  }
-  const std::string instance_prefix = std::to_string(server_pid) + "-";
-  std::size_t found = 0;
-  for (const auto& c : *containers) {
-    bool ours = false;
-    if (server_pid > 0) {
-      auto it = c.labels.find(docker::kInstanceLabel);
-      ours = it != c.labels.end() && it->second.rfind(instance_prefix, 0) == 0;
-    } else {
-      auto it = c.labels.find(docker::kFunctionLabel);
-      ours = it != c.labels.end() && function_names.contains(it->second);
-    }
-    if (!ours) continue;
-    ++found;
-    (void)docker.remove(c.id);
-  }
-  return found;
-}
-#endif
-
-// --- charts --------------------------------------------------------------
-
-// Runs argv with stdout and stderr into `log`; returns the exit status
-// (127 when it cannot be started).
-int run_program(const std::vector<std::string>& args, const fs::path& log) {
-  std::vector<std::string> copy = args;
-  std::vector<char*> argv;
-  for (auto& a : copy) argv.push_back(a.data());
-  argv.push_back(nullptr);
-  const int fd = ::open(log.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-  const pid_t pid = ::fork();
-  if (pid == 0) {
-    if (fd >= 0) {
-      ::dup2(fd, STDOUT_FILENO);
-      ::dup2(fd, STDERR_FILENO);
-    }
-    ::execvp(argv[0], argv.data());
-    ::_exit(127);
-  }
-  if (fd >= 0) ::close(fd);
-  if (pid < 0) return 127;
-  int status = 0;
-  while (::waitpid(pid, &status, 0) < 0 && errno == EINTR) {
-  }
-  return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
-}
-
-benchmark::Charts plot(const fs::path& script, const fs::path& results, const fs::path& out_dir) {
-  benchmark::Charts charts;
-  std::error_code ec;
-  if (!fs::is_regular_file(script, ec)) {
-    charts.unavailable_reason = "charts: unavailable (no plot script at " + script.string() +
-                                "; pass --plot-script bench/plot.py)";
-    return charts;
-  }
-  const fs::path log = out_dir / "plot.log";
-  // A PATH python3 may be a virtualenv without matplotlib while Debian's
-  // python3-matplotlib sits beside /usr/bin/python3.
-  std::string python;
-  for (const char* candidate : {"python3", "/usr/bin/python3"}) {
-    if (run_program({candidate, "-c", "import matplotlib"}, log) == 0) {
-      python = candidate;
-      break;
-    }
-  }
-  if (python.empty()) {
-    fs::remove(log, ec);
-    charts.unavailable_reason =
-        "charts: unavailable (python3 with matplotlib not found; install python3-matplotlib and "
-        "run `python3 " +
-        script.string() + " " + results.string() + "`)";
-    return charts;
-  }
-  const int status =
-      run_program({python, script.string(), results.string(), out_dir.string()}, log);
-  if (status != 0) {
-    charts.unavailable_reason =
-        "charts: the plot script failed (exit " + std::to_string(status) + "); see " + log.string();
-    return charts;
-  }
-  std::istringstream written(read_text(log));
-  for (std::string line; std::getline(written, line);) {
-    if (line.size() > 4 && line.ends_with(".svg")) {
-      charts.files.push_back(fs::path(line).filename().string());
-    }
-  }
-  fs::remove(log, ec);
-  return charts;
 }
 
 // --- the benchmark -------------------------------------------------------
@@ -594,19 +491,19 @@ std::vector<Runtime> rotated(const std::vector<Runtime>& runtimes, unsigned rep)
 }
 
 struct Context {
-  const BenchOptions& options;
+  const Options& options;
   const Client& client;
   std::vector<Runtime> runtimes;
   std::vector<Plan> plans;
-  benchmark::Run& run;
+  Run& run;
   Progress& progress;
-  benchmark::EnergyMeter& energy;
+  EnergyMeter& energy;
 };
 
 void reference_and_warmup(Context& ctx) {
   for (std::size_t i = 0; i < ctx.plans.size(); ++i) {
     const Plan& plan = ctx.plans[i];
-    benchmark::FunctionRun& fn = ctx.run.functions[i];
+    FunctionRun& fn = ctx.run.functions[i];
     ctx.progress.set_status("reference + warm-up  " + plan.name);
     // wasm's answer is the reference every other call is compared with.
     auto ref = call_once(ctx.client, target_of(plan, Runtime::kWasm), plan.input, std::nullopt);
@@ -620,14 +517,14 @@ void reference_and_warmup(Context& ctx) {
     ctx.progress.advance();
     for (unsigned k = 0; k < ctx.options.warmup && !interrupted(); ++k) {
       for (Runtime rt : rotated(ctx.runtimes, k)) {
-        benchmark::Cell& cell = fn.cells[static_cast<std::size_t>(
+        Cell& cell = fn.cells[static_cast<std::size_t>(
             std::find(ctx.runtimes.begin(), ctx.runtimes.end(), rt) - ctx.runtimes.begin())];
         auto out = call_once(ctx.client, target_of(plan, rt), plan.input, fn.reference_output);
         ++cell.warmup_calls;
         if (!out) {
           ++cell.warmup_failures;
           if (cell.warmup_failures == 1) {
-            ctx.run.notes.push_back(plan.name + " " + benchmark::to_string(rt) +
+            ctx.run.notes.push_back(plan.name + " " + to_string(rt) +
                                     ": a warm-up call failed: " + out.error().message);
           }
         }
@@ -639,25 +536,18 @@ void reference_and_warmup(Context& ctx) {
 }
 
 // The machine left alone for baseline_s: the benchmark only sleeps.
-benchmark::Baseline measure_idle(Context& ctx, const char* when) {
-  benchmark::Baseline idle;
+Baseline measure_idle(Context& ctx, const char* when) {
+  Baseline idle;
   ctx.progress.set_status(std::string("measuring the idle machine ") + when);
-  auto before = benchmark::take_reading(ctx.energy);
+  auto before = take_reading(ctx.energy);
   const auto until = SteadyClock::now() +
                      std::chrono::milliseconds(static_cast<long>(ctx.options.baseline_s * 1000));
   while (SteadyClock::now() < until && !interrupted()) {
     std::this_thread::sleep_for(std::chrono::milliseconds(50));
   }
-  auto after = benchmark::take_reading(ctx.energy);
+  auto after = take_reading(ctx.energy);
   if (!before || !after) return idle;
-  idle.wall_s = std::chrono::duration<double>(after->at - before->at).count();
-  // Our own sleeping costs next to nothing; subtracting it keeps the
-  // definition the same as in the windows.
-  idle.busy_cpu_us = benchmark::ticks_to_us(after->busy_ticks - before->busy_ticks) -
-                     static_cast<double>(after->own_cpu_us - before->own_cpu_us);
-  if (before->energy_uj && after->energy_uj) {
-    idle.energy_uj = *after->energy_uj - *before->energy_uj;
-  }
+  idle = idle_period(between(*before, *after, ctx.run.machine.clock_ticks_per_second));
   char line[160];
   std::snprintf(
       line, sizeof line, "idle %s: %.1f%% of the machine's CPU busy over %.1f s", when,
@@ -673,16 +563,14 @@ void measure_interleaved(Context& ctx) {
     const auto order = rotated(ctx.runtimes, rep);
     for (std::size_t i = 0; i < ctx.plans.size() && !interrupted(); ++i) {
       const Plan& plan = ctx.plans[i];
-      benchmark::FunctionRun& fn = ctx.run.functions[i];
+      FunctionRun& fn = ctx.run.functions[i];
       for (unsigned pos = 0; pos < order.size(); ++pos) {
         const Runtime rt = order[pos];
         ctx.progress.set_status("measuring " + std::to_string(rep + 1) + "/" +
-                                std::to_string(runs) + "  " + plan.name + " " +
-                                benchmark::to_string(rt));
+                                std::to_string(runs) + "  " + plan.name + " " + to_string(rt));
         // wasm too is compared with its own reference answer: a function
         // that answers differently from one call to the next is a failure.
-        benchmark::Sample s =
-            call_measured(ctx.client, target_of(plan, rt), plan.input, fn.reference_output);
+        Sample s = call_measured(ctx.client, target_of(plan, rt), plan.input, fn.reference_output);
         s.repetition = rep;
         s.position = pos;
         for (auto& cell : fn.cells) {
@@ -705,18 +593,18 @@ void measure_windows(Context& ctx) {
   const double min_wall = ctx.options.min_window_s;
   for (std::size_t i = 0; i < ctx.plans.size() && !interrupted(); ++i) {
     const Plan& plan = ctx.plans[i];
-    benchmark::FunctionRun& fn = ctx.run.functions[i];
+    FunctionRun& fn = ctx.run.functions[i];
     std::string summary_line = plan.name + ": system CPU windows:";
     for (Runtime rt : rotated(ctx.runtimes, static_cast<unsigned>(i))) {
       if (interrupted()) break;
-      benchmark::Cell* cell = nullptr;
+      Cell* cell = nullptr;
       for (auto& c : fn.cells) {
         if (c.runtime == rt) cell = &c;
       }
       const Target target = target_of(plan, rt);
-      benchmark::Window w;
-      ctx.progress.set_status("system CPU  " + plan.name + " " + benchmark::to_string(rt));
-      auto before = benchmark::take_reading(ctx.energy);
+      Window w;
+      ctx.progress.set_status("system CPU  " + plan.name + " " + to_string(rt));
+      auto before = take_reading(ctx.energy);
       while (!interrupted() && w.calls < kMaxWindowCalls) {
         // Without /proc/stat there is nothing to measure beyond the calls.
         if (w.calls >= ctx.options.runs &&
@@ -733,16 +621,11 @@ void measure_windows(Context& ctx) {
         }
         if (w.calls <= ctx.options.runs) ctx.progress.advance();
       }
-      auto after = benchmark::take_reading(ctx.energy);
+      auto after = take_reading(ctx.energy);
       if (!before || !after) continue;
-      w.wall_s = std::chrono::duration<double>(after->at - before->at).count();
-      w.busy_cpu_us = benchmark::ticks_to_us(after->busy_ticks - before->busy_ticks);
-      w.own_cpu_us = static_cast<double>(after->own_cpu_us - before->own_cpu_us);
-      if (before->energy_uj && after->energy_uj)
-        w.energy_uj = *after->energy_uj - *before->energy_uj;
+      w.set_interval(between(*before, *after, ctx.run.machine.clock_ticks_per_second));
       char buf[160];
-      std::snprintf(buf, sizeof buf, " %s %u calls in %.1f s", benchmark::to_string(rt), w.calls,
-                    w.wall_s);
+      std::snprintf(buf, sizeof buf, " %s %u calls in %.1f s", to_string(rt), w.calls, w.wall_s);
       summary_line += buf;
       cell->window = std::move(w);
     }
@@ -752,7 +635,7 @@ void measure_windows(Context& ctx) {
 
 // Other work on the machine during the idle periods makes every system-wide
 // figure uncertain by about as much; the report says so.
-void note_busy_machine(benchmark::Run& run) {
+void note_busy_machine(Run& run) {
   const double capacity_us_per_s = 1e6 * std::max(1U, run.machine.logical_cpus);
   const double before = run.idle_before.busy_cpu_us_per_s() / capacity_us_per_s;
   const double after = run.idle_after.busy_cpu_us_per_s() / capacity_us_per_s;
@@ -767,17 +650,9 @@ void note_busy_machine(benchmark::Run& run) {
   run.notes.emplace_back(text);
 }
 
-Status write_file(const fs::path& path, const std::string& text) {
-  std::ofstream out(path, std::ios::binary | std::ios::trunc);
-  out << text;
-  out.close();
-  if (!out) return make_error(ErrorKind::kInternal, "cannot write " + path.string());
-  return {};
-}
-
 }  // namespace
 
-int bench(const BenchOptions& o) {
+int run(const Options& o) {
   const auto started = SteadyClock::now();
   if (o.out_dir.empty()) return fail("--out DIR is required");
   if (o.runs == 0) return fail("--runs must be at least 1");
@@ -791,20 +666,14 @@ int bench(const BenchOptions& o) {
   fs::create_directories(out_dir, ec);
   if (ec) return fail("cannot create " + out_dir.string() + ": " + ec.message());
 
-  bool no_docker = o.no_docker;
-#ifndef NEBULA_HAVE_DOCKER
-  if (!no_docker) {
-    std::fprintf(stderr, "nebula bench: this nebula was built without Docker: wasm only\n");
-    no_docker = true;
-  }
-#endif
+  const bool no_docker = o.no_docker;
   const bool own_server = !o.server.has_value();
   // On someone else's server, our functions get a prefix so that theirs
   // are never replaced, and they are removed at the end.
   auto plans = make_plans(o, examples_dir, own_server ? "" : "bench-");
   if (!plans) return fail(plans.error().message);
 
-  benchmark::Run run;
+  Run run;
   run.started_at = utc_now();
   run.server = own_server ? "own" : *o.server;
   run.runs = o.runs;
@@ -813,30 +682,15 @@ int bench(const BenchOptions& o) {
   run.runtimes = {Runtime::kWasm};
   if (!no_docker)
     run.runtimes.insert(run.runtimes.end(), {Runtime::kDockerCold, Runtime::kDockerWarm});
-  run.machine = benchmark::describe_machine();
+  run.machine = describe_machine();
   if (!own_server) {
     run.notes.push_back("the server was " + *o.server +
                         ": the machine description and the system-wide CPU figures are this "
                         "machine's, which is right only when the server runs here too");
   }
-  auto energy = benchmark::EnergyMeter::open();
+  auto energy = EnergyMeter::open();
   run.machine.energy_available = energy.available();
   run.machine.energy_source = energy.description();
-
-#ifdef NEBULA_HAVE_DOCKER
-  docker::Client docker_client(docker::ClientOptions{.socket_path = o.docker_socket});
-  if (!no_docker) {
-    // Our own server needs the local engine and the images. Another server
-    // may use an engine this machine cannot see: then its calls tell.
-    if (own_server || docker_client.ping()) {
-      if (auto st = check_images(docker_client, *plans); !st) return fail(st.error().message);
-      run.machine.docker_version = docker_version(docker_client);
-    } else {
-      run.notes.push_back("no Docker engine answers on " + o.docker_socket +
-                          ": the images were not checked and the Docker version is unknown");
-    }
-  }
-#endif
 
   // Ctrl-C stops between two calls; the server child is stopped either way.
   struct sigaction action {};
@@ -845,11 +699,11 @@ int bench(const BenchOptions& o) {
   ::sigaction(SIGINT, &action, nullptr);
   ::sigaction(SIGTERM, &action, nullptr);
 
-  std::optional<benchmark::TempDir> work_dir;
-  std::unique_ptr<benchmark::ServerChild> server;
+  std::optional<base::TempDir> work_dir;
+  std::optional<ServerChild> server;
   std::string url;
   if (own_server) {
-    auto dir = benchmark::TempDir::create("nebula-bench-");
+    auto dir = base::TempDir::create("nebula-bench-");
     if (!dir) return fail(dir.error().message);
     work_dir.emplace(std::move(*dir));
     std::vector<std::string> args;
@@ -860,21 +714,22 @@ int bench(const BenchOptions& o) {
     }
     std::fprintf(stderr, "starting a nebula server (%s)…\n",
                  no_docker ? "wasm only" : "wasm and docker");
-    auto child = benchmark::ServerChild::start(self.string(), work_dir->path(), std::move(args));
+    auto child = ServerChild::start(self.string(), work_dir->path(), std::move(args));
     if (!child) return fail(child.error().message);
-    server = std::move(*child);
+    server.emplace(std::move(*child));
     url = server->url();
   } else {
     url = *o.server;
   }
   const Client client(url, o.token, std::chrono::seconds(60));
+  if (auto st = apply_server_info(client, !no_docker, run); !st) return fail(st.error().message);
 
   for (const auto& plan : *plans) {
-    benchmark::FunctionRun fn;
+    FunctionRun fn;
     fn.name = plan.name;
     fn.input = plan.input;
     for (Runtime rt : run.runtimes) {
-      benchmark::Cell cell;
+      Cell cell;
       cell.runtime = rt;
       fn.cells.push_back(std::move(cell));
     }
@@ -905,34 +760,21 @@ int bench(const BenchOptions& o) {
   }
   progress.finish();
 
-  // Tear down what we started, then make sure no container is left.
-  std::set<std::string> deployed;
-  for (const auto& plan : *plans) deployed.insert({plan.function, plan.warm_function});
-  pid_t server_pid = -1;
+  // Tear down what we started. Our own server removes its containers when
+  // it stops; on another server, deleting the functions removes theirs.
   if (server) {
-    server_pid = server->pid();
     const int status = server->stop();
     if (status != 0) {
       run.notes.push_back("the server child exited with status " + std::to_string(status) +
                           " when stopped");
     }
   } else {
-    for (const auto& name : deployed) (void)client.request("DELETE", "/v1/functions/" + name);
-  }
-#ifdef NEBULA_HAVE_DOCKER
-  if (!no_docker) {
-    std::string error;
-    const std::size_t left = remove_leftovers(docker_client, server_pid, deployed, error);
-    if (error.empty()) run.containers_left = left;
-    if (!error.empty()) {
-      run.notes.push_back("could not list containers after the run: " + error);
-    } else if (left > 0) {
-      run.notes.push_back(std::to_string(left) +
-                          " container(s) were still there after the server stopped; removed");
-      std::fprintf(stderr, "nebula bench: %zu container(s) left behind; removed them\n", left);
+    for (const auto& plan : *plans) {
+      for (const auto& name : {plan.function, plan.warm_function}) {
+        (void)client.request("DELETE", "/v1/functions/" + name);
+      }
     }
   }
-#endif
   if (!failure.empty()) {
     std::string message = failure;
     if (server) message += "\nserver log (end):\n" + server->log_tail();
@@ -941,9 +783,9 @@ int bench(const BenchOptions& o) {
   if (interrupted()) return fail("interrupted; nothing written");
 
   run.duration_s = seconds_since(started);
-  benchmark::set_baseline(run);
+  set_baseline(run);
   note_busy_machine(run);
-  const benchmark::Summary summary = benchmark::summarize(run);
+  const Summary summary = summarize(run);
   // Failed calls: keep the server's side of the story beside the report
   // (the temporary directory goes away with this function).
   if (summary.failures > 0 && work_dir) {
@@ -952,18 +794,16 @@ int bench(const BenchOptions& o) {
     if (!ec) run.notes.push_back("some calls failed: the server's log is in server.log");
   }
   const fs::path results = out_dir / "results.json";
-  if (auto st = write_file(results, json::serialize(benchmark::to_json(run, summary)) + "\n");
-      !st) {
+  if (auto st = base::write_file(results, json::serialize(to_json(run, summary)) + "\n"); !st) {
     return fail(st.error().message);
   }
-  std::string script = o.plot_script.empty() ? std::string(NEBULA_PLOT_SCRIPT) : o.plot_script;
-  const benchmark::Charts charts = plot(script, results, out_dir);
+  const Charts charts = draw_charts(results, out_dir, o.plot_script);
   const fs::path report = out_dir / "report.md";
-  if (auto st = write_file(report, benchmark::render_report(run, summary, charts)); !st) {
+  if (auto st = base::write_file(report, render_report(run, summary, charts)); !st) {
     return fail(st.error().message);
   }
 
-  std::printf("%s", benchmark::render_headline(run, summary).c_str());
+  std::printf("%s", render_headline(run, summary).c_str());
   std::printf("\nwrote %s, %s", results.c_str(), report.c_str());
   for (const auto& f : charts.files) std::printf(", %s", (out_dir / f).c_str());
   std::printf("\n");
@@ -975,4 +815,4 @@ int bench(const BenchOptions& o) {
   return 0;
 }
 
-}  // namespace nebula::cli
+}  // namespace nebula::bench

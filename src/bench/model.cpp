@@ -1,4 +1,4 @@
-#include "cli/bench_model.hpp"
+#include "bench/model.hpp"
 
 #include <algorithm>
 #include <cmath>
@@ -6,7 +6,7 @@
 
 #include <boost/json.hpp>
 
-namespace nebula::cli::benchmark {
+namespace nebula::bench {
 namespace {
 
 namespace json = boost::json;
@@ -18,10 +18,9 @@ std::optional<double> ratio(double docker, double wasm, std::size_t docker_n, st
 
 std::optional<double> ratio(const std::optional<double>& docker,
                             const std::optional<double>& wasm) {
-  if (!docker || !wasm || *wasm <= 0) return std::nullopt;
-  // Above-idle figures can come out slightly negative for very cheap calls
-  // (the idle rate wobbles); a negative cost has no meaningful ratio.
-  if (*docker < 0) return std::nullopt;
+  // Above-idle figures stop at 0 for calls too cheap to tell from the idle
+  // machine; "×0" or a division by that would claim a precision there is not.
+  if (!docker || !wasm || *wasm <= 0 || *docker <= 0) return std::nullopt;
   return *docker / *wasm;
 }
 
@@ -56,6 +55,11 @@ std::optional<double> mean_of(const std::vector<std::optional<double>>& values) 
 
 json::value optional_json(const std::optional<double>& v) {
   return v ? json::value(*v) : json::value(nullptr);
+}
+
+// Unknown is null, not "".
+json::value optional_string_json(const std::string& text) {
+  return text.empty() ? json::value(nullptr) : json::value(text);
 }
 
 json::object distribution_json(const Distribution& d) {
@@ -111,14 +115,15 @@ json::object sample_json(const Sample& s) {
       {"exit_code", s.exit_code},
       {"cold", s.cold},
       {"output_matches", s.output_matches ? json::value(*s.output_matches) : json::value(nullptr)},
-      {"queue_us", s.queue_us},
-      {"startup_us", s.startup_us},
-      {"exec_us", s.exec_us},
-      {"teardown_us", s.teardown_us},
-      {"total_us", s.total_us},
+      {"queue_us", s.timings.queue_us},
+      {"startup_us", s.timings.startup_us},
+      {"exec_us", s.timings.exec_us},
+      {"teardown_us", s.timings.teardown_us},
+      {"total_us", s.timings.total_us},
       {"client_us", s.client_us},
-      {"cpu_us", s.cpu_us},
-      {"max_memory_bytes", s.max_memory_bytes},
+      {"cpu_us", s.cpu_us ? json::value(*s.cpu_us) : json::value(nullptr)},
+      {"max_memory_bytes",
+       s.max_memory_bytes ? json::value(*s.max_memory_bytes) : json::value(nullptr)},
       {"ok", s.ok()},
   };
   if (!s.ok()) o["error"] = s.error;
@@ -154,16 +159,23 @@ const char* to_string(Runtime runtime) noexcept {
   return "unknown";
 }
 
+void Window::set_interval(const Interval& interval) {
+  wall_s = interval.wall_s;
+  busy_cpu_us = interval.busy_cpu_us;
+  own_cpu_us = interval.own_cpu_us;
+  energy_uj = interval.energy_uj;
+}
+
 std::optional<double> Window::system_cpu_us_per_call() const {
   const unsigned counted = calls - failures;
   if (counted == 0) return std::nullopt;
-  return (busy_cpu_us - baseline_cpu_us - own_cpu_us) / counted;
+  return std::max(0.0, busy_cpu_us - baseline_cpu_us - own_cpu_us) / counted;
 }
 
 std::optional<double> Window::energy_uj_per_call() const {
   const unsigned counted = calls - failures;
   if (counted == 0 || !energy_uj) return std::nullopt;
-  return (*energy_uj - baseline_energy_uj.value_or(0)) / counted;
+  return std::max(0.0, *energy_uj - baseline_energy_uj.value_or(0)) / counted;
 }
 
 Baseline combine(const Baseline& a, const Baseline& b) {
@@ -177,6 +189,14 @@ Baseline combine(const Baseline& a, const Baseline& b) {
     c.energy_uj = a.energy_uj.value_or(0) + b.energy_uj.value_or(0);
   }
   return c;
+}
+
+Baseline idle_period(const Interval& interval) {
+  Baseline idle;
+  idle.wall_s = interval.wall_s;
+  idle.busy_cpu_us = std::max(0.0, interval.busy_cpu_us - interval.own_cpu_us);
+  idle.energy_uj = interval.energy_uj;
+  return idle;
 }
 
 void set_baseline(Run& run) {
@@ -228,14 +248,15 @@ CellSummary summarize_samples(const std::vector<const Sample*>& samples) {
     }
     ++s.ok;
     if (sample->cold) ++s.cold_starts;
-    queue.push_back(static_cast<double>(sample->queue_us));
-    startup.push_back(static_cast<double>(sample->startup_us));
-    exec.push_back(static_cast<double>(sample->exec_us));
-    teardown.push_back(static_cast<double>(sample->teardown_us));
-    total.push_back(static_cast<double>(sample->total_us));
+    const Timings& t = sample->timings;
+    queue.push_back(static_cast<double>(t.queue_us));
+    startup.push_back(static_cast<double>(t.startup_us));
+    exec.push_back(static_cast<double>(t.exec_us));
+    teardown.push_back(static_cast<double>(t.teardown_us));
+    total.push_back(static_cast<double>(t.total_us));
     client.push_back(static_cast<double>(sample->client_us));
-    cpu.push_back(static_cast<double>(sample->cpu_us));
-    memory.push_back(static_cast<double>(sample->max_memory_bytes));
+    if (sample->cpu_us) cpu.push_back(static_cast<double>(*sample->cpu_us));
+    if (sample->max_memory_bytes) memory.push_back(static_cast<double>(*sample->max_memory_bytes));
   }
   s.queue_us = distribution(std::move(queue));
   s.startup_us = distribution(std::move(startup));
@@ -368,9 +389,9 @@ json::value to_json(const Run& run, const Summary& summary) {
       {"memory_bytes", m.memory_bytes},
       {"kernel", m.kernel},
       {"os", m.os},
-      {"docker_version",
-       m.docker_version.empty() ? json::value(nullptr) : json::value(m.docker_version)},
-      {"wasmtime_version", m.wasmtime_version},
+      {"nebula_version", optional_string_json(m.server_version)},
+      {"docker_version", optional_string_json(m.docker_version)},
+      {"wasmtime_version", optional_string_json(m.wasmtime_version)},
       {"clock_ticks_per_second", m.clock_ticks_per_second},
   };
   root["energy"] = json::object{{"available", m.energy_available}, {"source", m.energy_source}};
@@ -440,14 +461,10 @@ json::value to_json(const Run& run, const Summary& summary) {
   }
   root["ratios"] = std::move(headline);
   root["totals"] = json::object{{"calls", summary.calls}, {"failures", summary.failures}};
-  root["cleanup"] =
-      json::object{{"containers_checked", run.containers_left.has_value()},
-                   {"containers_left", run.containers_left ? json::value(*run.containers_left)
-                                                           : json::value(nullptr)}};
   json::array notes;
   for (const auto& n : run.notes) notes.emplace_back(n);
   root["notes"] = std::move(notes);
   return root;
 }
 
-}  // namespace nebula::cli::benchmark
+}  // namespace nebula::bench

@@ -1,4 +1,4 @@
-#include "cli/client.hpp"
+#include "http/client.hpp"
 
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/co_spawn.hpp>
@@ -12,7 +12,7 @@
 #include <boost/json.hpp>
 #include <boost/url/parse.hpp>
 
-namespace nebula::cli {
+namespace nebula::http {
 
 namespace asio = boost::asio;
 namespace beast = boost::beast;
@@ -112,4 +112,4 @@ std::string problem_detail(const ClientResponse& response) {
   return "HTTP " + std::to_string(response.status) + " " + response.body.substr(0, 500);
 }
 
-}  // namespace nebula::cli
+}  // namespace nebula::http

@@ -1,11 +1,16 @@
-#include "cli/bench_report.hpp"
+#include "bench/report.hpp"
 
 #include <cmath>
 #include <cstdio>
 #include <sstream>
 
-namespace nebula::cli::benchmark {
+#include "base/format.hpp"
+
+namespace nebula::bench {
 namespace {
+
+using base::format_bytes;
+using base::format_us;
 
 std::string fmt(const char* format, double value) {
   char buf[64];
@@ -15,6 +20,15 @@ std::string fmt(const char* format, double value) {
 
 std::string opt_us(const std::optional<double>& us) {
   return us ? format_us(*us) : std::string("–");
+}
+
+// "–" for a figure no call had.
+std::string mean_us(const Distribution& d) {
+  return d.count ? format_us(d.mean) : std::string("–");
+}
+
+std::string p50_bytes(const Distribution& d) {
+  return d.count ? format_bytes(d.p50) : std::string("–");
 }
 
 std::string energy_text(const std::optional<double>& uj) {
@@ -60,20 +74,6 @@ void distribution_table(std::ostringstream& md, const Run& run, const Summary& s
 
 }  // namespace
 
-std::string format_us(double us) {
-  const double a = std::fabs(us);
-  if (a < 1000) return fmt("%.0f µs", us);
-  if (a < 1'000'000) return fmt("%.2f ms", us / 1000.0);
-  return fmt("%.2f s", us / 1'000'000.0);
-}
-
-std::string format_bytes(double bytes) {
-  if (bytes < 1024) return fmt("%.0f B", bytes);
-  if (bytes < 1024.0 * 1024) return fmt("%.1f KiB", bytes / 1024);
-  if (bytes < 1024.0 * 1024 * 1024) return fmt("%.1f MiB", bytes / (1024.0 * 1024));
-  return fmt("%.1f GiB", bytes / (1024.0 * 1024 * 1024));
-}
-
 std::string format_ratio(const std::optional<double>& ratio) {
   if (!ratio) return "–";
   if (*ratio == 0) return "0";
@@ -95,8 +95,8 @@ std::string render_headline(const Run& run, const Summary& summary) {
     const CellSummary& s = it->second;
     std::snprintf(line, sizeof line, "%-12s %12s %12s %12s %14s %12s\n", to_string(r),
                   format_us(s.startup_us.p50).c_str(), format_us(s.total_us.p50).c_str(),
-                  format_us(s.cpu_us.mean).c_str(), opt_us(s.system_cpu_us_per_call).c_str(),
-                  format_bytes(s.max_memory_bytes.p50).c_str());
+                  mean_us(s.cpu_us).c_str(), opt_us(s.system_cpu_us_per_call).c_str(),
+                  p50_bytes(s.max_memory_bytes).c_str());
     out << line;
   }
   for (Runtime docker : {Runtime::kDockerCold, Runtime::kDockerWarm}) {
@@ -159,8 +159,8 @@ std::string render_report(const Run& run, const Summary& summary, const Charts& 
     const CellSummary& s = it->second;
     md << "| " << to_string(r) << " | " << format_us(s.startup_us.p50) << " | "
        << format_us(s.exec_us.p50) << " | " << format_us(s.total_us.p50) << " | "
-       << format_us(s.total_us.p99) << " | " << format_us(s.cpu_us.mean) << " | "
-       << opt_us(s.system_cpu_us_per_call) << " | " << format_bytes(s.max_memory_bytes.p50) << " | "
+       << format_us(s.total_us.p99) << " | " << mean_us(s.cpu_us) << " | "
+       << opt_us(s.system_cpu_us_per_call) << " | " << p50_bytes(s.max_memory_bytes) << " | "
        << (m.energy_available ? energy_text(s.energy_uj_per_call) : "unavailable") << " |\n";
   }
   md << "\n";
@@ -171,8 +171,14 @@ std::string render_report(const Run& run, const Summary& summary, const Charts& 
   md << "- Memory: " << format_bytes(static_cast<double>(m.memory_bytes)) << "\n";
   md << "- Kernel: " << m.kernel << "\n";
   if (!m.os.empty()) md << "- OS: " << m.os << "\n";
-  md << "- Docker Engine: " << (m.docker_version.empty() ? "not used" : m.docker_version) << "\n";
-  md << "- wasmtime: " << m.wasmtime_version << " (embedded through its C API)\n";
+  md << "- Nebula server: " << (m.server_version.empty() ? "unknown" : m.server_version) << "\n";
+  md << "- Docker Engine: "
+     << (!any_docker                ? "not used"
+         : m.docker_version.empty() ? "unknown"
+                                    : m.docker_version)
+     << "\n";
+  md << "- wasmtime: " << (m.wasmtime_version.empty() ? "unknown" : m.wasmtime_version)
+     << " (embedded through its C API)\n";
   md << "- energy: " << m.energy_source << "\n";
   md << "- server: "
      << (run.server == "own" ? "started by the benchmark on 127.0.0.1 with a fresh data directory"
@@ -191,7 +197,7 @@ std::string render_report(const Run& run, const Summary& summary, const Charts& 
      << run.runs
      << " repetitions: in each, every function on every runtime, the runtimes' "
         "order rotated from one repetition to the next so that none always goes first.\n";
-  md << "- Start-up, exec and total come from the server's invocation record (DESIGN §4): "
+  md << "- Start-up, exec and total come from the server's invocation record: "
         "the monotonic clock, server side, one definition for both runtimes. Start-up is Store "
         "and instance creation for wasm, container create + attach + start for docker cold, "
         "and 0 for a reused warm container. Total runs from the request body read to the "
@@ -229,16 +235,11 @@ std::string render_report(const Run& run, const Summary& summary, const Charts& 
      << "\n";
   md << "- Failed calls are counted per cell and listed below, never dropped silently; the "
         "statistics are over the calls that counted.\n";
-  if (run.containers_left) {
+  if (any_docker) {
     md << "- Clean-up: "
-       << (run.server == "own" ? "the server was stopped with SIGTERM and removed its warm "
-                                 "containers; "
-                               : "the benchmark's functions were deleted; ")
-       << (*run.containers_left == 0
-               ? std::string("afterwards no container of this run carried the "
-                             "`nebula.function` label.")
-               : std::to_string(*run.containers_left) +
-                     " container(s) of this run were still there and were removed.")
+       << (run.server == "own"
+               ? "the server was stopped with SIGTERM; it removes its containers when it stops."
+               : "the benchmark's functions were deleted, which removes their containers.")
        << "\n";
   }
   md << "\n";
@@ -258,17 +259,15 @@ std::string render_report(const Run& run, const Summary& summary, const Charts& 
     for (const auto& cell : run.functions[i].cells) {
       const CellSummary& s = summary.cells[i].at(cell.runtime);
       md << "| " << run.functions[i].name << " | " << to_string(cell.runtime) << " | "
-         << (s.cpu_us.count ? format_us(s.cpu_us.mean) : "–") << " | "
-         << opt_us(s.system_cpu_us_per_call) << " | ";
+         << mean_us(s.cpu_us) << " | " << opt_us(s.system_cpu_us_per_call) << " | ";
       if (cell.window) {
         md << cell.window->calls << " calls, " << fmt("%.1f s", cell.window->wall_s);
       } else {
         md << "–";
       }
-      md << " | " << (s.max_memory_bytes.count ? format_bytes(s.max_memory_bytes.p50) : "–")
-         << " | " << (s.max_memory_bytes.count ? format_bytes(s.max_memory_bytes.max) : "–")
-         << " | " << (m.energy_available ? energy_text(s.energy_uj_per_call) : "unavailable")
-         << " |\n";
+      md << " | " << p50_bytes(s.max_memory_bytes) << " | "
+         << (s.max_memory_bytes.count ? format_bytes(s.max_memory_bytes.max) : "–") << " | "
+         << (m.energy_available ? energy_text(s.energy_uj_per_call) : "unavailable") << " |\n";
     }
   }
   md << "\n";
@@ -340,4 +339,4 @@ std::string render_report(const Run& run, const Summary& summary, const Charts& 
   return md.str();
 }
 
-}  // namespace nebula::cli::benchmark
+}  // namespace nebula::bench
