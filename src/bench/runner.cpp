@@ -14,6 +14,7 @@
 
 #include <boost/json.hpp>
 
+#include "base/console.hpp"
 #include "base/files.hpp"
 #include "base/subprocess.hpp"
 #include "bench/charts.hpp"
@@ -76,10 +77,7 @@ const std::map<std::string, std::string>& default_inputs() {
 // Calls per window at most, so a very fast runtime cannot run for ever.
 constexpr unsigned kMaxWindowCalls = 20'000;
 
-int fail(const std::string& message) {
-  std::fprintf(stderr, "nebula bench: %s\n", message.c_str());
-  return 1;
-}
+using base::fail;
 
 std::string utc_now() {
   const std::time_t now = std::time(nullptr);

@@ -8,6 +8,7 @@
 
 #include <boost/json.hpp>
 
+#include "base/console.hpp"
 #include "base/files.hpp"
 #include "base/format.hpp"
 #include "http/client.hpp"
@@ -22,10 +23,7 @@ using http::Client;
 using http::ClientResponse;
 using http::problem_detail;
 
-int fail(const std::string& message) {
-  std::fprintf(stderr, "nebula: %s\n", message.c_str());
-  return 1;
-}
+using base::fail;
 
 double number(const json::value& v) {
   if (v.is_int64()) return static_cast<double>(v.get_int64());

@@ -8,6 +8,7 @@
 #include <iterator>
 #include <limits>
 
+#include "base/console.hpp"
 #include "base/format.hpp"
 #include "core/invocation.hpp"
 #include "service/platform.hpp"
@@ -22,9 +23,7 @@ namespace {
 
 using Clock = std::chrono::steady_clock;
 
-void fail(const std::string& message) {
-  std::fprintf(stderr, "nebula: %s\n", message.c_str());
-}
+using base::fail;
 
 // Where `nebula run` keeps compiled modules: $NEBULA_CACHE_DIR, else
 // $XDG_CACHE_HOME/nebula, else ~/.cache/nebula; under run/.

@@ -12,6 +12,7 @@
 #include <spdlog/sinks/stdout_color_sinks.h>
 #include <spdlog/spdlog.h>
 
+#include "base/console.hpp"
 #include "http/api.hpp"
 #include "http/server.hpp"
 #include "service/platform.hpp"
@@ -19,10 +20,7 @@
 namespace nebula::cli {
 namespace {
 
-int fail(const std::string& message) {
-  spdlog::critical("{}", message);
-  return 1;
-}
+using base::fail;
 
 bool split_listen(const std::string& listen, std::string& host, std::uint16_t& port) {
   auto colon = listen.rfind(':');
