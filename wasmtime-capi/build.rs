@@ -1,5 +1,6 @@
 //! Copies the wasmtime C/C++ headers that `wasmtime-c-api-impl` installs into
-//! its own OUT_DIR to `<target>/<profile>/include`, a path CMake can name.
+//! its own OUT_DIR, and Nebula's own header (include/), to
+//! `<target>/<profile>/include`, a path CMake can name.
 use std::path::{Path, PathBuf};
 
 fn copy_tree(from: &Path, to: &Path) {
@@ -26,5 +27,9 @@ fn main() {
         .expect("OUT_DIR has the usual depth")
         .to_path_buf();
     copy_tree(Path::new(&headers), &profile_dir.join("include"));
+    // Nebula's own header, for the entry points this crate adds.
+    let ours = Path::new(env!("CARGO_MANIFEST_DIR")).join("include");
+    copy_tree(&ours, &profile_dir.join("include"));
     println!("cargo:rerun-if-changed=build.rs");
+    println!("cargo:rerun-if-changed=include");
 }

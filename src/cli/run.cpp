@@ -56,7 +56,8 @@ Result<wasm::Module> load_module(const wasm::Engine& engine, const std::string& 
   wasm::ModuleCache cache(engine,
                           service::compiled_artifacts(*blobs, wasm::Engine::compatibility_key()));
   bool compiled = false;
-  auto module = cache.load(*digest, [&bytes, &compiled]() -> Result<std::string> {
+  auto module = cache.load(*digest, wasm::is_component_binary(bytes),
+                           [&bytes, &compiled]() -> Result<std::string> {
     compiled = true;
     return bytes;
   });
@@ -141,6 +142,12 @@ int run_module(const RunOptions& options) {
   const auto load_us =
       std::chrono::duration_cast<std::chrono::microseconds>(Clock::now() - t0).count();
 
+  if ((*program)->kind() == WasmKind::kHttp) {
+    fail(options.module_path +
+         " is an HTTP handler (it exports wasi:http/incoming-handler): serve it with "
+         "`nebula serve-one " + options.module_path + "`");
+    return kExitUsage;
+  }
   auto result = wasm::execute(**program, spec);
   if (!result) {
     fail(result.error().message);

@@ -2,6 +2,8 @@
 
 #include <limits>
 
+#include "core/outbound.hpp"
+
 #include <boost/json.hpp>
 
 namespace nebula {
@@ -15,6 +17,7 @@ constexpr std::uint32_t kMaxMemoryMb = 4096;                // wasm32's 4 GiB ad
 constexpr std::uint32_t kMaxWarm = 64;
 constexpr std::size_t kMaxEnvEntries = 256;
 constexpr std::size_t kMaxArgs = 256;
+constexpr std::size_t kMaxOutboundHosts = 64;
 
 Error field_error(std::string_view field, std::string_view what) {
   return make_error(ErrorKind::kInvalidArgument,
@@ -138,6 +141,22 @@ Status parse_pool(const json::object& obj, DockerPool& pool) {
 
 }  // namespace
 
+const char* to_string(WasmKind kind) noexcept {
+  switch (kind) {
+    case WasmKind::kModule: return "module";
+    case WasmKind::kCommand: return "command";
+    case WasmKind::kHttp: return "http";
+  }
+  return "module";
+}
+
+std::optional<WasmKind> parse_wasm_kind(std::string_view text) noexcept {
+  for (auto kind : {WasmKind::kModule, WasmKind::kCommand, WasmKind::kHttp}) {
+    if (text == to_string(kind)) return kind;
+  }
+  return std::nullopt;
+}
+
 const char* to_string(RuntimeKind kind) noexcept {
   return kind == RuntimeKind::kWasm ? "wasm" : "docker";
 }
@@ -187,8 +206,9 @@ Result<Manifest> parse_manifest(std::string_view text) {
     return make_error(ErrorKind::kInvalidArgument, "manifest must be a JSON object");
   }
   const auto& root = doc.get_object();
-  if (auto st = check_keys(
-          root, "", {"wasm", "docker", "default_runtime", "env", "args", "limits", "docker_pool"});
+  if (auto st = check_keys(root, "",
+                           {"wasm", "docker", "default_runtime", "env", "args", "limits",
+                            "docker_pool", "allowed_outbound_hosts"});
       !st) {
     return std::move(st).error();
   }
@@ -197,12 +217,19 @@ Result<Manifest> parse_manifest(std::string_view text) {
   if (auto* v = root.if_contains("wasm"); v && !v->is_null()) {
     auto obj = read_object(*v, "wasm");
     if (!obj) return std::move(obj).error();
-    if (auto st = check_keys(**obj, "wasm", {"module"}); !st) return std::move(st).error();
+    if (auto st = check_keys(**obj, "wasm", {"module", "kind"}); !st) {
+      return std::move(st).error();
+    }
     auto* mod = (*obj)->if_contains("module");
     if (!mod || !mod->is_string() || !is_valid_digest(mod->get_string())) {
       return field_error("wasm.module", "must be a module digest \"sha256:<64 hex digits>\"");
     }
     m.wasm_module = std::string(mod->get_string());
+    if (auto* kind = (*obj)->if_contains("kind"); kind && !kind->is_null()) {
+      auto parsed = kind->is_string() ? parse_wasm_kind(kind->get_string()) : std::nullopt;
+      if (!parsed) return field_error("wasm.kind", "must be \"module\", \"command\" or \"http\"");
+      m.wasm_kind = *parsed;
+    }
   }
   if (auto* v = root.if_contains("docker"); v && !v->is_null()) {
     auto obj = read_object(*v, "docker");
@@ -253,6 +280,26 @@ Result<Manifest> parse_manifest(std::string_view text) {
       m.args.emplace_back(a.get_string());
     }
   }
+  if (auto* v = root.if_contains("allowed_outbound_hosts")) {
+    if (!v->is_array()) {
+      return field_error("allowed_outbound_hosts", "must be an array of strings");
+    }
+    if (v->get_array().size() > kMaxOutboundHosts) {
+      return field_error("allowed_outbound_hosts",
+                         "has more than " + std::to_string(kMaxOutboundHosts) + " entries");
+    }
+    for (const auto& item : v->get_array()) {
+      if (!item.is_string()) {
+        return field_error("allowed_outbound_hosts", "must be an array of strings");
+      }
+      auto pattern = OutboundPattern::parse(item.get_string());
+      if (!pattern) {
+        return field_error("allowed_outbound_hosts", "has an invalid entry: " +
+                                                         pattern.error().message);
+      }
+      m.allowed_outbound_hosts.emplace_back(item.get_string());
+    }
+  }
   if (auto* v = root.if_contains("limits")) {
     auto obj = read_object(*v, "limits");
     if (!obj) return std::move(obj).error();
@@ -268,7 +315,11 @@ Result<Manifest> parse_manifest(std::string_view text) {
 
 std::string manifest_to_json(const Manifest& m) {
   json::object root;
-  if (m.wasm_module) root["wasm"] = json::object{{"module", *m.wasm_module}};
+  if (m.wasm_module) {
+    json::object wasm{{"module", *m.wasm_module}};
+    if (m.wasm_kind) wasm["kind"] = to_string(*m.wasm_kind);
+    root["wasm"] = std::move(wasm);
+  }
   if (m.docker_image) root["docker"] = json::object{{"image", *m.docker_image}};
   root["default_runtime"] = to_string(m.default_runtime);
   json::object env;
@@ -281,6 +332,9 @@ std::string manifest_to_json(const Manifest& m) {
                                 {"memory_mb", m.limits.memory_mb},
                                 {"max_input_bytes", m.limits.max_input_bytes},
                                 {"max_output_bytes", m.limits.max_output_bytes}};
+  json::array outbound;
+  for (const auto& host : m.allowed_outbound_hosts) outbound.emplace_back(host);
+  root["allowed_outbound_hosts"] = std::move(outbound);
   root["docker_pool"] = json::object{{"min_warm", m.docker_pool.min_warm},
                                      {"max_warm", m.docker_pool.max_warm},
                                      {"idle_timeout_s", m.docker_pool.idle_timeout_s}};

@@ -14,6 +14,15 @@ namespace nebula {
 
 enum class RuntimeKind { kWasm, kDocker };
 
+// What a wasm artifact is, which decides its contract: a WASI preview 1
+// core module or a wasi:cli/command component run as a command program
+// (stdin -> stdout), or a wasi:http/proxy component that gets the request
+// itself and answers it.
+enum class WasmKind { kModule, kCommand, kHttp };
+
+[[nodiscard]] const char* to_string(WasmKind kind) noexcept;
+[[nodiscard]] std::optional<WasmKind> parse_wasm_kind(std::string_view text) noexcept;
+
 [[nodiscard]] const char* to_string(RuntimeKind kind) noexcept;
 [[nodiscard]] std::optional<RuntimeKind> parse_runtime_kind(std::string_view text) noexcept;
 
@@ -43,12 +52,19 @@ struct DockerPool {
 // What a user deploys (the manifest, docs/api.md). At least one variant is set.
 struct Manifest {
   std::optional<std::string> wasm_module;   // "sha256:<hex>"
+  // Detected at deploy and stored; a manifest may state it, and a deploy
+  // whose artifact is of another kind is refused.
+  std::optional<WasmKind> wasm_kind;
   std::optional<std::string> docker_image;  // e.g. "nebula-fn-hello:latest"
   RuntimeKind default_runtime = RuntimeKind::kWasm;
   EnvList env;
   std::vector<std::string> args;
   Limits limits;
   DockerPool docker_pool;
+  // Where a wasm guest's outbound HTTP requests may go (patterns such as
+  // "https://*.example.com" or "http://127.0.0.1:8081"; see outbound.hpp).
+  // Empty: nowhere.
+  std::vector<std::string> allowed_outbound_hosts;
 
   [[nodiscard]] bool has(RuntimeKind kind) const noexcept {
     return kind == RuntimeKind::kWasm ? wasm_module.has_value() : docker_image.has_value();

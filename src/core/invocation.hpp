@@ -16,14 +16,44 @@ enum class Outcome { kOk, kExit, kTrap, kTimeout, kMemory, kRejected };
 [[nodiscard]] const char* to_string(Outcome outcome) noexcept;
 [[nodiscard]] std::optional<Outcome> parse_outcome(std::string_view text) noexcept;
 
-// What a runtime needs to run one invocation. The body becomes stdin; env
-// holds the manifest's env plus the CGI variables of the HTTP request.
+using HeaderList = std::vector<std::pair<std::string, std::string>>;
+
+// Where an HTTP function's response goes while the function produces it.
+// Called on a thread of the runtime's own; implementations are thread-safe.
+class ResponseSink {
+ public:
+  virtual ~ResponseSink() = default;
+  // The function set its response. At most once, before any body.
+  virtual void head(int status, HeaderList headers) = 0;
+  // A piece of the body; false when nobody listens any more.
+  virtual bool body(std::string_view chunk) = 0;
+};
+
+// The request an HTTP function (a wasi:http/proxy component) receives as
+// itself: method, target below the function's route, headers; the body is
+// InvocationRequest::body.
+struct HttpExchange {
+  std::string method = "GET";
+  std::string scheme = "http";
+  std::string authority;
+  std::string path_with_query = "/";
+  HeaderList headers;
+  ResponseSink* sink = nullptr;  // borrowed for the invocation
+};
+
+// What a runtime needs to run one invocation. For a command program the
+// body becomes stdin and env holds the manifest's env plus the CGI
+// variables of the HTTP request; an HTTP function gets `http` instead.
 struct InvocationRequest {
+  std::string id;  // assigned at admission, so that a streamed response can name it
   std::string function;
   std::string body;
   EnvList env;
   std::vector<std::string> args;
   Limits limits;
+  std::optional<HttpExchange> http;
+  // Where the guest's outbound HTTP requests may go (wasm only).
+  std::vector<std::string> allowed_outbound_hosts;
 };
 
 // Phase durations in microseconds on the monotonic clock, defined the same
@@ -59,6 +89,13 @@ struct InvocationResult {
   // never a stand-in measured another way.
   std::optional<std::uint64_t> cpu_us;
   std::optional<std::uint64_t> max_memory_bytes;
+  // An HTTP function's response went to the sink: whether its head was
+  // sent, and how many body bytes.
+  bool responded = false;
+  std::uint64_t body_bytes = 0;
+  // Outbound HTTP requests the guest made, and how many were refused.
+  std::uint32_t outbound_requests = 0;
+  std::uint32_t outbound_denied = 0;
 };
 
 // One row of the invocation log.

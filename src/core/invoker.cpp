@@ -67,7 +67,7 @@ Result<Invocation> Invoker::run(Ticket ticket, const Target& target,
   res.timings.total_us = micros(Clock::now() - received);
 
   auto& rec = inv.record;
-  rec.id = ids_();
+  rec.id = request.id.empty() ? ids_() : request.id;
   rec.function = target.function.name;
   rec.runtime = target.kind;
   rec.outcome = res.outcome;
@@ -78,7 +78,7 @@ Result<Invocation> Invoker::run(Ticket ticket, const Target& target,
   rec.cpu_us = res.cpu_us;
   rec.max_memory_bytes = res.max_memory_bytes;
   rec.input_bytes = request.body.size();
-  rec.output_bytes = res.stdout_data.size();
+  rec.output_bytes = request.http ? res.body_bytes : res.stdout_data.size();
   rec.started_at_us = started_unix;
   rec.message = res.message;
   rec.stderr_tail = tail_of(res.stderr_data, kStderrTailBytes);

@@ -5,6 +5,9 @@
 #include <cstdio>
 #include <memory>
 
+#include <boost/asio/post.hpp>
+#include <boost/asio/this_coro.hpp>
+
 #include <boost/beast/core/string.hpp>
 #include <boost/json.hpp>
 #include <spdlog/spdlog.h>
@@ -12,6 +15,7 @@
 #include "http/dashboard/assets.hpp"
 #include "http/offload.hpp"
 #include "http/problem.hpp"
+#include "http/streaming.hpp"
 #include "http/target.hpp"
 #include "http/views.hpp"
 #include "store/invocation_id.hpp"
@@ -28,12 +32,6 @@ using Clock = std::chrono::steady_clock;
 enum class BodyLimit { kSmall, kModule, kInvocation };
 constexpr std::uint64_t kModuleBodyLimit = 64ULL << 20;
 constexpr std::uint64_t kSmallBodyLimit = 1ULL << 20;
-
-std::string ms_text(std::int64_t us) {
-  char buf[32];
-  std::snprintf(buf, sizeof buf, "%.3f", static_cast<double>(us) / 1000.0);
-  return buf;
-}
 
 Response method_not_allowed(std::string_view allow) {
   auto res = problem(bhttp::status::method_not_allowed, "Method not allowed",
@@ -78,13 +76,10 @@ Response invocation_response(Invocation& invocation) {
                                  {"stderr", rec.stderr_tail}});
       break;
   }
-  const Timings& t = rec.timings;
   res.set("X-Nebula-Invocation-Id", rec.id);
   res.set("X-Nebula-Runtime", to_string(rec.runtime));
   res.set("X-Nebula-Cold-Start", rec.cold ? "true" : "false");
-  res.set("Server-Timing", "queue;dur=" + ms_text(t.queue_us) + ", startup;dur=" +
-                               ms_text(t.startup_us) + ", exec;dur=" + ms_text(t.exec_us) +
-                               ", total;dur=" + ms_text(t.total_us));
+  res.set("Server-Timing", server_timing(rec.timings));
   return res;
 }
 
@@ -150,7 +145,15 @@ struct Api::Route {
 
 const std::vector<Api::Route>& Api::routes() {
   using V = bhttp::verb;
-  static const std::vector<Route> table = [] {
+  // An HTTP function answers whatever method it likes; HEAD is GET.
+  auto invoke_methods = [] {
+    std::vector<Route::Method> m;
+    for (V verb : {V::post, V::get, V::put, V::delete_, V::patch, V::options}) {
+      m.push_back({verb, &Api::invoke, false});
+    }
+    return m;
+  };
+  static const std::vector<Route> table = [&invoke_methods] {
     std::vector<Route> t = {
         {{"/v1/modules"}, BodyLimit::kModule, {{V::post, &Api::upload_module, true}}, {}},
         {{"/v1/functions"}, BodyLimit::kSmall, {{V::get, &Api::list_functions}}, {}},
@@ -160,10 +163,10 @@ const std::vector<Api::Route>& Api::routes() {
           {V::put, &Api::put_function, true},
           {V::delete_, &Api::delete_function, true}},
          {}},
-        {{"/v1/functions/{name}/invoke/*"},
-         BodyLimit::kInvocation,
-         {{V::post, &Api::invoke}, {V::get, &Api::invoke}},
-         {}},
+        {{"/v1/functions/{name}/invoke/*"}, BodyLimit::kInvocation, invoke_methods(), {}},
+        // The short route of every function, for HTTP functions serving a
+        // site or an API of their own.
+        {{"/fn/{name}/*"}, BodyLimit::kInvocation, invoke_methods(), {}},
         {{"/v1/invocations"}, BodyLimit::kSmall, {{V::get, &Api::list_invocations}}, {}},
         {{"/v1/invocations/{id}"}, BodyLimit::kSmall, {{V::get, &Api::get_invocation}}, {}},
         {{"/v1/info"}, BodyLimit::kSmall, {{V::get, &Api::info}}, {}},
@@ -224,7 +227,7 @@ bool Api::authorized(const Request& request) const {
   return diff == 0;
 }
 
-asio::awaitable<Response> Api::handle(Request& request, const Dispatch& dispatch) {
+asio::awaitable<Reply> Api::handle(Request& request, const Dispatch& dispatch) {
   const RouteMatch& match = dispatch.match;
   if (!match.target_ok) {
     co_return problem(bhttp::status::bad_request, "Bad request", "malformed request target");
@@ -270,18 +273,20 @@ asio::awaitable<Response> Api::handle(Request& request, const Dispatch& dispatch
 
 // --- modules ---------------------------------------------------------------
 
-asio::awaitable<Response> Api::upload_module(Request& request, const RouteMatch& /*match*/) {
+asio::awaitable<Reply> Api::upload_module(Request& request, const RouteMatch& /*match*/) {
   auto bytes = std::make_shared<std::string>(std::move(request.body()));
   auto work = [this, bytes] { return service_.upload_module(*bytes); };
   auto module = co_await offload(service_.workers(), std::move(work));
   if (!module) co_return problem(module.error());
   co_return json_response(bhttp::status::created,
-                          json::object{{"digest", module->digest}, {"size", module->size}});
+                          json::object{{"digest", module->digest},
+                                       {"size", module->size},
+                                       {"kind", to_string(module->kind)}});
 }
 
 // --- functions -------------------------------------------------------------
 
-asio::awaitable<Response> Api::list_functions(Request& /*request*/, const RouteMatch& /*match*/) {
+asio::awaitable<Reply> Api::list_functions(Request& /*request*/, const RouteMatch& /*match*/) {
   auto work = [this] { return service_.list(); };
   auto views = co_await offload(service_.workers(), std::move(work));
   if (!views) co_return problem(views.error());
@@ -290,14 +295,14 @@ asio::awaitable<Response> Api::list_functions(Request& /*request*/, const RouteM
   co_return json_response(bhttp::status::ok, json::object{{"functions", std::move(items)}});
 }
 
-asio::awaitable<Response> Api::get_function(Request& /*request*/, const RouteMatch& match) {
+asio::awaitable<Reply> Api::get_function(Request& /*request*/, const RouteMatch& match) {
   auto work = [this, name = match.params[0]] { return service_.get(name); };
   auto view = co_await offload(service_.workers(), std::move(work));
   if (!view) co_return problem(view.error());
   co_return json_response(bhttp::status::ok, function_json(*view));
 }
 
-asio::awaitable<Response> Api::put_function(Request& request, const RouteMatch& match) {
+asio::awaitable<Reply> Api::put_function(Request& request, const RouteMatch& match) {
   // Media types are case-insensitive (RFC 9110 8.3.1).
   bool is_module = false;
   if (auto it = request.find(bhttp::field::content_type); it != request.end()) {
@@ -318,7 +323,7 @@ asio::awaitable<Response> Api::put_function(Request& request, const RouteMatch& 
   co_return res;
 }
 
-asio::awaitable<Response> Api::delete_function(Request& /*request*/, const RouteMatch& match) {
+asio::awaitable<Reply> Api::delete_function(Request& /*request*/, const RouteMatch& match) {
   auto work = [this, name = match.params[0]] { return service_.remove(name); };
   auto removed = co_await offload(service_.workers(), std::move(work));
   if (!removed) co_return problem(removed.error());
@@ -327,7 +332,7 @@ asio::awaitable<Response> Api::delete_function(Request& /*request*/, const Route
 
 // --- invoke ----------------------------------------------------------------
 
-asio::awaitable<Response> Api::invoke(Request& request, const RouteMatch& match) {
+asio::awaitable<Reply> Api::invoke(Request& request, const RouteMatch& match) {
   service::InvokeInput input;
   input.received = Clock::now();
   input.function = match.params[0];
@@ -339,24 +344,69 @@ asio::awaitable<Response> Api::invoke(Request& request, const RouteMatch& match)
   input.request.query = match.query;
   input.request.content_length = request.body().size();
   for (const auto& field : request) {
+    // Nebula's own credential is not the function's to see.
+    if (field.name() == bhttp::field::authorization && !options_.token.empty() &&
+        authorized(request)) {
+      continue;
+    }
     input.request.headers.emplace_back(std::string(field.name_string()),
                                        std::string(field.value()));
   }
+  if (auto host = request.find(bhttp::field::host); host != request.end()) {
+    input.authority = std::string(host->value());
+  }
   input.body = std::move(request.body());
+  // Where an HTTP function's response will stream; unused by commands.
+  auto channel = std::make_shared<StreamedResponse>(co_await asio::this_coro::executor);
+  input.sink = channel.get();
 
   auto admitted = service_.admit(std::move(input));
   if (!admitted) co_return problem(admitted.error());
-  auto& pool = service_.pool_for(*admitted);
   auto pending = std::make_shared<service::PendingInvocation>(std::move(*admitted));
+  if (pending->http()) co_return co_await invoke_http(pending, channel);
+
   auto work = [this, pending] { return service_.run(std::move(*pending)); };
-  auto invocation = co_await offload(pool, std::move(work));
+  auto invocation = co_await offload(service_.pool_for(*pending), std::move(work));
   if (!invocation) co_return problem(invocation.error());
   co_return invocation_response(*invocation);
 }
 
+asio::awaitable<Reply> Api::invoke_http(std::shared_ptr<service::PendingInvocation> pending,
+                                        std::shared_ptr<StreamedResponse> channel) {
+  // The worker runs the guest; the channel brings its response here while
+  // it runs, so neither waits for the other.
+  const std::string id = pending->id();
+  auto& pool = service_.pool_for(*pending);
+  asio::post(pool, [this, pending, channel] { channel->finish(service_.run(std::move(*pending))); });
+  co_await channel->wait_for_head();
+  if (!channel->has_head()) {
+    // It ended before answering: a failure (or a platform error) is told
+    // the way every invocation's is.
+    auto outcome = channel->take_outcome();
+    if (!outcome) co_return problem(outcome.error());
+    co_return invocation_response(*outcome);
+  }
+  Response head{static_cast<bhttp::status>(channel->status()), 11};
+  for (auto& [name, value] : channel->take_headers()) {
+    // Framing is the server's business; the body's length is not known yet.
+    if (beast::iequals(name, "content-length") || beast::iequals(name, "transfer-encoding") ||
+        beast::iequals(name, "connection") || beast::iequals(name, "keep-alive") ||
+        beast::iequals(name, "trailer")) {
+      continue;
+    }
+    head.insert(name, value);
+  }
+  head.set("X-Nebula-Invocation-Id", id);
+  head.set("X-Nebula-Runtime", "wasm");
+  head.set("X-Nebula-Cold-Start", "true");
+  // The phases are known once the body is complete: they come as a trailer.
+  head.set(bhttp::field::trailer, "Server-Timing");
+  co_return Reply(std::move(head), channel);
+}
+
 // --- invocations -----------------------------------------------------------
 
-asio::awaitable<Response> Api::list_invocations(Request& /*request*/, const RouteMatch& match) {
+asio::awaitable<Reply> Api::list_invocations(Request& /*request*/, const RouteMatch& match) {
   auto query = invocation_query(match.query);
   if (!query) co_return problem(query.error());
   auto work = [this, q = *query] { return service_.invocations(q); };
@@ -370,7 +420,7 @@ asio::awaitable<Response> Api::list_invocations(Request& /*request*/, const Rout
                           json::object{{"invocations", std::move(items)}, {"next_before", next}});
 }
 
-asio::awaitable<Response> Api::get_invocation(Request& /*request*/, const RouteMatch& match) {
+asio::awaitable<Reply> Api::get_invocation(Request& /*request*/, const RouteMatch& match) {
   auto work = [this, id = match.params[0]] { return service_.invocation(id); };
   auto record = co_await offload(service_.workers(), std::move(work));
   if (!record) co_return problem(record.error());
@@ -379,13 +429,13 @@ asio::awaitable<Response> Api::get_invocation(Request& /*request*/, const RouteM
 
 // --- operations ------------------------------------------------------------
 
-asio::awaitable<Response> Api::info(Request& /*request*/, const RouteMatch& /*match*/) {
+asio::awaitable<Reply> Api::info(Request& /*request*/, const RouteMatch& /*match*/) {
   auto work = [this] { return service_.info(); };
   auto info = co_await offload(service_.workers(), std::move(work));
   co_return json_response(bhttp::status::ok, info_json(info));
 }
 
-asio::awaitable<Response> Api::openapi(Request& /*request*/, const RouteMatch& /*match*/) {
+asio::awaitable<Reply> Api::openapi(Request& /*request*/, const RouteMatch& /*match*/) {
   const auto* doc = dashboard::find_document("openapi.yaml");
   if (doc == nullptr) {
     co_return problem(bhttp::status::not_found, "Not found", "this build carries no API document");
@@ -397,18 +447,18 @@ asio::awaitable<Response> Api::openapi(Request& /*request*/, const RouteMatch& /
   co_return res;
 }
 
-asio::awaitable<Response> Api::metrics(Request& /*request*/, const RouteMatch& /*match*/) {
+asio::awaitable<Reply> Api::metrics(Request& /*request*/, const RouteMatch& /*match*/) {
   Response res{bhttp::status::ok, 11};
   res.set(bhttp::field::content_type, "text/plain; version=0.0.4; charset=utf-8");
   res.body() = service_.metrics_text();
   co_return res;
 }
 
-asio::awaitable<Response> Api::healthz(Request& /*request*/, const RouteMatch& /*match*/) {
+asio::awaitable<Reply> Api::healthz(Request& /*request*/, const RouteMatch& /*match*/) {
   co_return json_response(bhttp::status::ok, json::object{{"status", "ok"}});
 }
 
-asio::awaitable<Response> Api::readyz(Request& /*request*/, const RouteMatch& /*match*/) {
+asio::awaitable<Reply> Api::readyz(Request& /*request*/, const RouteMatch& /*match*/) {
   auto work = [this] { return service_.readiness(); };
   auto ready = co_await offload(service_.workers(), std::move(work));
   co_return json_response(ready.ready ? bhttp::status::ok : bhttp::status::service_unavailable,

@@ -7,6 +7,8 @@
 
 namespace nebula::http {
 
+class StreamedResponse;
+
 struct ApiOptions {
   std::string token;  // empty: management routes are open
 };
@@ -26,27 +28,30 @@ class Api final : public Handler {
   Api(service::FunctionService& service, ApiOptions options);
 
   [[nodiscard]] Dispatch dispatch(const RequestHeader& header) const override;
-  boost::asio::awaitable<Response> handle(Request& request, const Dispatch& dispatch) override;
+  boost::asio::awaitable<Reply> handle(Request& request, const Dispatch& dispatch) override;
 
   // One handler per route and method.
-  using Endpoint = boost::asio::awaitable<Response> (Api::*)(Request&, const RouteMatch&);
+  using Endpoint = boost::asio::awaitable<Reply> (Api::*)(Request&, const RouteMatch&);
 
  private:
-  boost::asio::awaitable<Response> upload_module(Request& request, const RouteMatch& match);
-  boost::asio::awaitable<Response> list_functions(Request& request, const RouteMatch& match);
-  boost::asio::awaitable<Response> get_function(Request& request, const RouteMatch& match);
-  boost::asio::awaitable<Response> put_function(Request& request, const RouteMatch& match);
-  boost::asio::awaitable<Response> delete_function(Request& request, const RouteMatch& match);
-  boost::asio::awaitable<Response> invoke(Request& request, const RouteMatch& match);
-  boost::asio::awaitable<Response> list_invocations(Request& request, const RouteMatch& match);
-  boost::asio::awaitable<Response> get_invocation(Request& request, const RouteMatch& match);
-  boost::asio::awaitable<Response> info(Request& request, const RouteMatch& match);
-  boost::asio::awaitable<Response> openapi(Request& request, const RouteMatch& match);
-  boost::asio::awaitable<Response> metrics(Request& request, const RouteMatch& match);
-  boost::asio::awaitable<Response> healthz(Request& request, const RouteMatch& match);
-  boost::asio::awaitable<Response> readyz(Request& request, const RouteMatch& match);
+  boost::asio::awaitable<Reply> upload_module(Request& request, const RouteMatch& match);
+  boost::asio::awaitable<Reply> list_functions(Request& request, const RouteMatch& match);
+  boost::asio::awaitable<Reply> get_function(Request& request, const RouteMatch& match);
+  boost::asio::awaitable<Reply> put_function(Request& request, const RouteMatch& match);
+  boost::asio::awaitable<Reply> delete_function(Request& request, const RouteMatch& match);
+  boost::asio::awaitable<Reply> invoke(Request& request, const RouteMatch& match);
+  boost::asio::awaitable<Reply> list_invocations(Request& request, const RouteMatch& match);
+  boost::asio::awaitable<Reply> get_invocation(Request& request, const RouteMatch& match);
+  boost::asio::awaitable<Reply> info(Request& request, const RouteMatch& match);
+  boost::asio::awaitable<Reply> openapi(Request& request, const RouteMatch& match);
+  boost::asio::awaitable<Reply> metrics(Request& request, const RouteMatch& match);
+  boost::asio::awaitable<Reply> healthz(Request& request, const RouteMatch& match);
+  boost::asio::awaitable<Reply> readyz(Request& request, const RouteMatch& match);
 
   [[nodiscard]] bool authorized(const Request& request) const;
+  // An HTTP function's invocation: the response streams from the guest.
+  boost::asio::awaitable<Reply> invoke_http(std::shared_ptr<service::PendingInvocation> pending,
+                                            std::shared_ptr<StreamedResponse> channel);
 
   struct Route;
   [[nodiscard]] static const std::vector<Route>& routes();

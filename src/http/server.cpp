@@ -3,6 +3,7 @@
 #include <array>
 
 #include <boost/asio/as_tuple.hpp>
+#include <boost/asio/write.hpp>
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/detached.hpp>
 #include <boost/asio/post.hpp>
@@ -13,6 +14,7 @@
 #include <boost/beast/http/empty_body.hpp>
 #include <boost/beast/http/parser.hpp>
 #include <boost/beast/http/read.hpp>
+#include <boost/beast/http/chunk_encode.hpp>
 #include <boost/beast/http/serializer.hpp>
 #include <boost/beast/http/write.hpp>
 #include <boost/beast/version.hpp>
@@ -141,6 +143,31 @@ asio::awaitable<void> Server::linger(Connection& conn) {
   }
 }
 
+asio::awaitable<bool> Server::stream_body(Connection& conn, BodyStream& body) {
+  for (;;) {
+    BodyStream::Piece piece = co_await body.next();
+    boost::system::error_code ec;
+    conn.stream.expires_after(options_.io_timeout);
+    switch (piece.kind) {
+      case BodyStream::Piece::Kind::kData:
+        if (piece.data.empty()) continue;  // an empty chunk would end the body
+        std::tie(ec, std::ignore) = co_await asio::async_write(
+            conn.stream, http::make_chunk(asio::buffer(piece.data)),
+            asio::as_tuple(asio::use_awaitable));
+        if (ec) co_return false;
+        break;
+      case BodyStream::Piece::Kind::kEnd: {
+        http::fields trailer;
+        for (const auto& [name, value] : piece.trailer) trailer.set(name, value);
+        std::tie(ec, std::ignore) = co_await asio::async_write(
+            conn.stream, http::make_chunk_last(trailer), asio::as_tuple(asio::use_awaitable));
+        co_return !ec;
+      }
+      case BodyStream::Piece::Kind::kAbort: co_return false;
+    }
+  }
+}
+
 asio::awaitable<void> Server::serve(std::shared_ptr<Connection> conn) {
   beast::flat_buffer buffer;
   boost::system::error_code ec;
@@ -216,12 +243,30 @@ asio::awaitable<void> Server::serve(std::shared_ptr<Connection> conn) {
     Request request = parser.release();
     const bool keep_alive = request.keep_alive();
     const bool head = request.method() == http::verb::head;
-    Response response = co_await handler_.handle(request, dispatch);
+    Reply reply = co_await handler_.handle(request, dispatch);
+    Response& response = reply.response;
     response.version(version);
     response.keep_alive(keep_alive && !stopping_);
     response.set(http::field::server, "nebula");
-    response.prepare_payload();
     conn->stream.expires_after(options_.io_timeout);
+    if (reply.stream) {
+      // The head now, with chunked transfer coding; the body as it comes.
+      response.body().clear();
+      response.chunked(true);
+      http::response_serializer<http::string_body> serializer(response);
+      std::tie(ec, std::ignore) = co_await http::async_write_header(
+          conn->stream, serializer, asio::as_tuple(asio::use_awaitable));
+      const bool completed = !ec && !head && co_await stream_body(*conn, *reply.stream);
+      if (!completed) {
+        // A HEAD answered, a client gone, or a body that failed midway:
+        // stop the function's output; unless HEAD, the connection is cut.
+        reply.stream->cancel();
+        if (!head || ec) break;
+      }
+      if (!response.keep_alive()) break;
+      continue;
+    }
+    response.prepare_payload();
     if (head) {
       // The GET response's header, Content-Length included, and no body:
       // on a kept-alive connection a body here would be read as the next

@@ -8,6 +8,8 @@
 #include <mutex>
 #include <string>
 #include <unordered_map>
+#include <utility>
+#include <vector>
 
 #include <boost/asio/awaitable.hpp>
 #include <boost/asio/io_context.hpp>
@@ -34,6 +36,35 @@ struct Dispatch {
   RouteMatch match;
 };
 
+// A response body produced while it is sent (an HTTP function's). The
+// server writes the head with chunked transfer coding, then each piece as it
+// comes, then the last chunk with the trailer fields. next() is awaited on
+// the connection's executor.
+class BodyStream {
+ public:
+  virtual ~BodyStream() = default;
+  struct Piece {
+    enum class Kind { kData, kEnd, kAbort };
+    Kind kind = Kind::kEnd;
+    std::string data;                                      // kData
+    std::vector<std::pair<std::string, std::string>> trailer;  // kEnd
+  };
+  // The next piece. kAbort: the body cannot be completed (the function
+  // failed after its response had started): the connection is cut.
+  virtual asio::awaitable<Piece> next() = 0;
+  // The client is gone: stop producing.
+  virtual void cancel() = 0;
+};
+
+// What a handler answers: a whole response, or a head whose body streams.
+struct Reply {
+  Reply(Response r) : response(std::move(r)) {}  // NOLINT: a whole response is a reply
+  Reply(Response head, std::shared_ptr<BodyStream> body)
+      : response(std::move(head)), stream(std::move(body)) {}
+  Response response;
+  std::shared_ptr<BodyStream> stream;  // set: `response` is the head only
+};
+
 // What the server asks of the application. The route is chosen once, from
 // the header; the server enforces its body limit while reading (a larger
 // body gets 413 without being read) and hands the same dispatch back.
@@ -44,7 +75,7 @@ class Handler {
   // Runs on an I/O thread: must not block (offload to a worker pool).
   // `request` and `dispatch` outlive the returned awaitable (the caller
   // awaits it).
-  virtual asio::awaitable<Response> handle(Request& request, const Dispatch& dispatch) = 0;
+  virtual asio::awaitable<Reply> handle(Request& request, const Dispatch& dispatch) = 0;
 };
 
 struct ServerOptions {
@@ -84,6 +115,9 @@ class Server {
   asio::awaitable<void> accept_loop();
   asio::awaitable<void> serve(std::shared_ptr<Connection> connection);
   asio::awaitable<void> linger(Connection& connection);
+  // Writes a streamed body after its head; false when the connection must
+  // close (a write failed or the body was aborted).
+  asio::awaitable<bool> stream_body(Connection& connection, BodyStream& body);
 
   asio::io_context& ioc_;
   ServerOptions options_;

@@ -1,5 +1,7 @@
 #include "http/views.hpp"
 
+#include <cstdio>
+
 #include <boost/json/parse.hpp>
 
 namespace nebula::http {
@@ -82,6 +84,16 @@ json::object record_json(const InvocationRecord& r, bool with_stderr) {
   o["message"] = valid_utf8(r.message);
   if (with_stderr) o["stderr_tail"] = valid_utf8(r.stderr_tail);
   return o;
+}
+
+std::string server_timing(const Timings& t) {
+  auto ms = [](std::int64_t us) {
+    char buf[32];
+    std::snprintf(buf, sizeof buf, "%.3f", static_cast<double>(us) / 1000.0);
+    return std::string(buf);
+  };
+  return "queue;dur=" + ms(t.queue_us) + ", startup;dur=" + ms(t.startup_us) +
+         ", exec;dur=" + ms(t.exec_us) + ", total;dur=" + ms(t.total_us);
 }
 
 json::object info_json(const service::ServerInfo& info) {

@@ -17,6 +17,10 @@ namespace nebula::http {
 // reads; lists stay small).
 [[nodiscard]] boost::json::object record_json(const InvocationRecord& record, bool with_stderr);
 
+// The Server-Timing header value of an invocation: queue, startup, exec
+// and total in milliseconds with microsecond precision.
+[[nodiscard]] std::string server_timing(const Timings& timings);
+
 [[nodiscard]] boost::json::object info_json(const service::ServerInfo& info);
 
 [[nodiscard]] boost::json::object readiness_json(const service::Readiness& readiness);

@@ -114,6 +114,15 @@ void Registry::record_invocation(std::string_view function, RuntimeKind runtime,
   s.total.observe(timings.total_us);
 }
 
+void Registry::record_outbound(std::string_view function, std::uint64_t allowed,
+                               std::uint64_t denied) {
+  if (allowed == 0 && denied == 0) return;
+  std::lock_guard lock(mutex_);
+  FunctionSeries& f = series_locked(function);
+  f.outbound_allowed += allowed;
+  f.outbound_denied += denied;
+}
+
 void Registry::set_queue_depth(std::int64_t depth) noexcept {
   queue_depth_.store(depth, std::memory_order_relaxed);
 }
@@ -231,6 +240,23 @@ std::string Registry::render() const {
   out += "nebula_queue_depth ";
   out += std::to_string(queue_depth_.load(std::memory_order_relaxed));
   out += '\n';
+
+  append_family(out, "nebula_outbound_requests_total", "counter",
+                "Outbound HTTP requests of wasm guests, by whether allowed_outbound_hosts let them "
+                "through.");
+  for (const auto& [name, fn] : snapshot) {
+    if (fn.outbound_allowed == 0 && fn.outbound_denied == 0) continue;
+    for (const auto& [decision, count] :
+         {std::pair{"allowed", fn.outbound_allowed}, std::pair{"denied", fn.outbound_denied}}) {
+      out += "nebula_outbound_requests_total{function=\"";
+      out += escape_label_value(name);
+      out += "\",decision=\"";
+      out += decision;
+      out += "\"} ";
+      out += std::to_string(count);
+      out += '\n';
+    }
+  }
 
   append_family(out, "nebula_warm_containers", "gauge",
                 "Warm containers currently kept for a function.");

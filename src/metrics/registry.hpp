@@ -31,6 +31,7 @@ inline constexpr std::array<std::int64_t, 19> kBucketBoundsUs = {
 //   nebula_invocation_total_seconds{function,runtime}         histogram
 //   nebula_queue_depth                                        gauge
 //   nebula_warm_containers{function}                          gauge
+//   nebula_outbound_requests_total{function,decision}         counter (allowed, denied)
 //   nebula_functions                                          gauge
 //   process_resident_memory_bytes, process_virtual_memory_bytes,
 //   process_cpu_seconds_total                                 from /proc/self
@@ -60,6 +61,10 @@ class Registry {
   // count as 0.
   void record_invocation(std::string_view function, RuntimeKind runtime, Outcome outcome, bool cold,
                          const Timings& timings);
+
+  // Counts a wasm guest's outbound HTTP requests: those let through and
+  // those its allowed_outbound_hosts refused.
+  void record_outbound(std::string_view function, std::uint64_t allowed, std::uint64_t denied);
 
   void set_queue_depth(std::int64_t depth) noexcept;
   void set_functions(std::int64_t count) noexcept;
@@ -97,6 +102,8 @@ class Registry {
   struct FunctionSeries {
     std::array<RuntimeSeries, 2> runtimes;  // indexed by RuntimeKind
     std::optional<std::int64_t> warm_containers;
+    std::uint64_t outbound_allowed = 0;
+    std::uint64_t outbound_denied = 0;
   };
 
   // Lets find() take a string_view without building a std::string.

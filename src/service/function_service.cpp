@@ -18,6 +18,15 @@ Error no_such_function(std::string_view name) {
                     "no function named '" + std::string(name) + "' (see GET /v1/functions)");
 }
 
+bool iequals(std::string_view a, std::string_view b) {
+  if (a.size() != b.size()) return false;
+  for (std::size_t i = 0; i < a.size(); ++i) {
+    auto lower = [](char c) { return c >= 'A' && c <= 'Z' ? static_cast<char>(c + 32) : c; };
+    if (lower(a[i]) != lower(b[i])) return false;
+  }
+  return true;
+}
+
 std::string host_name() {
   char buf[256] = {};
   if (::gethostname(buf, sizeof buf - 1) != 0) return "unknown";
@@ -25,6 +34,15 @@ std::string host_name() {
 }
 
 }  // namespace
+
+bool forwarded_to_function(std::string_view header) noexcept {
+  for (std::string_view hop : {"connection", "keep-alive", "proxy-connection", "proxy-authenticate",
+                               "proxy-authorization", "te", "trailer", "transfer-encoding",
+                               "upgrade", "host"}) {
+    if (iequals(header, hop)) return false;
+  }
+  return true;
+}
 
 FunctionService::FunctionService(ServiceParts parts, ServiceOptions options)
     : parts_(parts),
@@ -75,6 +93,16 @@ Result<std::shared_ptr<Deployment>> FunctionService::prepare(const Function& fun
   if (manifest.wasm_module) {
     auto variant = parts_.wasm.prepare(function);
     if (!variant) return std::move(variant).error();
+    const WasmKind kind = wasm::Runtime::kind_of(**variant);
+    if (manifest.wasm_kind && *manifest.wasm_kind != kind) {
+      return make_error(ErrorKind::kInvalidArgument,
+                        std::string("manifest field 'wasm.kind' says \"") +
+                            to_string(*manifest.wasm_kind) + "\", but " + *manifest.wasm_module +
+                            " is " + (kind == WasmKind::kModule ? "a core module" : "a component") +
+                            " of kind \"" + to_string(kind) + "\"");
+    }
+    // The kind is part of what is stored and shown.
+    deployment->function.manifest.wasm_kind = kind;
     deployment->wasm = std::move(*variant);
   }
   if (manifest.docker_image) {
@@ -115,6 +143,7 @@ void FunctionService::restore() {
     // variant down with it.
     if (manifest.wasm_module) {
       if (auto variant = parts_.wasm.prepare(function)) {
+        deployment->function.manifest.wasm_kind = wasm::Runtime::kind_of(**variant);
         deployment->wasm = std::move(*variant);
       } else {
         deployment->wasm_unready = "the wasm variant of '" + function.name +
@@ -157,11 +186,10 @@ Result<ModuleInfo> FunctionService::upload_module(std::string_view bytes) {
   // a command.
   auto module = parts_.modules.compile(*digest, bytes);
   if (!module) return std::move(module).error();
-  if (auto program = wasm::Program::link(parts_.wasm.engine(), std::move(*module)); !program) {
-    return std::move(program).error();
-  }
+  auto program = wasm::Program::link(parts_.wasm.engine(), std::move(*module));
+  if (!program) return std::move(program).error();
   if (auto stored = parts_.blobs.put(bytes); !stored) return std::move(stored).error();
-  return ModuleInfo{std::move(*digest), bytes.size()};
+  return ModuleInfo{std::move(*digest), bytes.size(), (*program)->kind()};
 }
 
 // --- functions -------------------------------------------------------------
@@ -181,6 +209,7 @@ Result<DeployResult> FunctionService::deploy_module(std::string_view name,
   if (!module) return std::move(module).error();
   Manifest manifest;
   manifest.wasm_module = module->digest;
+  manifest.wasm_kind = module->kind;
   return deploy_manifest(name, std::move(manifest));
 }
 
@@ -200,7 +229,9 @@ Result<DeployResult> FunctionService::deploy_manifest(std::string_view name, Man
   if (!prepared) return std::move(prepared).error();
   std::shared_ptr<Deployment> next = std::move(*prepared);
 
-  // 2. Commit to the store. On failure only the new variants go.
+  // 2. Commit to the store (with the detected kind). On failure only the
+  // new variants go.
+  function.manifest.wasm_kind = next->function.manifest.wasm_kind;
   auto created = parts_.registry.put_function(function);
   if (!created) {
     retire(*next);
@@ -334,10 +365,29 @@ Result<PendingInvocation> FunctionService::admit(InvokeInput input) {
   if (!ticket) return std::move(ticket).error();
 
   InvocationRequest request;
+  request.id = store::new_invocation_id();
   request.function = function.name;
-  request.env = cgi_environment(input.request, function, kind);
   request.args = manifest.args;
   request.limits = manifest.limits;
+  request.allowed_outbound_hosts = manifest.allowed_outbound_hosts;
+  if (kind == RuntimeKind::kWasm && manifest.wasm_kind == WasmKind::kHttp) {
+    // An HTTP function gets the request itself, below its route.
+    HttpExchange http;
+    http.method = input.request.method;
+    http.authority = input.authority;
+    http.path_with_query = input.request.path_info.empty() ? "/" : input.request.path_info;
+    if (!input.request.query.empty()) http.path_with_query += "?" + input.request.query;
+    for (auto& [name, value] : input.request.headers) {
+      if (forwarded_to_function(name)) http.headers.emplace_back(name, value);
+    }
+    http.sink = input.sink;
+    request.http = std::move(http);
+    // Its own environment: the manifest's, plus its name.
+    request.env = manifest.env;
+    request.env.emplace_back("NEBULA_FUNCTION", function.name);
+  } else {
+    request.env = cgi_environment(input.request, function, kind);
+  }
   request.body = std::move(input.body);
   return PendingInvocation(std::move(deployment), kind, std::move(*ticket), std::move(request),
                            input.received);

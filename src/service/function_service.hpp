@@ -78,6 +78,7 @@ struct DeployResult {
 struct ModuleInfo {
   std::string digest;  // "sha256:<hex>"
   std::size_t size = 0;
+  WasmKind kind = WasmKind::kModule;
 };
 
 // An invocation as it arrives: transport-free.
@@ -85,8 +86,12 @@ struct InvokeInput {
   std::string function;
   std::optional<std::string> runtime;  // ?runtime=; unset: the function's default
   RequestMeta request;
+  std::string authority = "localhost";  // the Host the client named
   std::string body;
   Clock::time_point received;  // when the body had been read
+  // Where an HTTP function streams its response; borrowed until run()
+  // returns. Command programs answer through the Invocation instead.
+  ResponseSink* sink = nullptr;
 };
 
 // An admitted invocation, waiting for a worker. Holds its function's
@@ -101,6 +106,9 @@ class PendingInvocation {
   ~PendingInvocation() = default;
 
   [[nodiscard]] RuntimeKind runtime() const noexcept { return kind_; }
+  // An HTTP function's invocation: its response goes to the sink.
+  [[nodiscard]] bool http() const noexcept { return request_.http.has_value(); }
+  [[nodiscard]] const std::string& id() const noexcept { return request_.id; }
 
  private:
   friend class FunctionService;
@@ -144,6 +152,10 @@ struct ServiceOptions {
   // This server's name in GET /v1/info (the host name by default).
   std::string node;
 };
+
+// True for a header an HTTP function receives: not hop-by-hop (RFC 9110
+// 7.6.1), which belongs to each connection, not to the request.
+[[nodiscard]] bool forwarded_to_function(std::string_view header) noexcept;
 
 // Borrowed parts; they outlive the service.
 struct ServiceParts {

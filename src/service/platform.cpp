@@ -44,8 +44,9 @@ Result<std::unique_ptr<Platform>> Platform::open(PlatformOptions options) {
   p->modules_ = std::make_unique<wasm::ModuleCache>(
       *p->engine_, compiled_artifacts(*p->blobs_, p->engine_key_));
   p->wasm_ = std::make_unique<wasm::Runtime>(
-      *p->engine_, [modules = p->modules_.get(), blobs = p->blobs_.get()](const std::string& d) {
-        return modules->load(d, [blobs, &d] { return blobs->get(d); });
+      *p->engine_,
+      [modules = p->modules_.get(), blobs = p->blobs_.get()](const std::string& d, bool component) {
+        return modules->load(d, component, [blobs, &d] { return blobs->get(d); });
       });
 
   if (options.docker) {

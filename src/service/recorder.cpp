@@ -7,6 +7,15 @@ namespace nebula::service {
 void Recorder::record(const Invocation& invocation) {
   const InvocationRecord& r = invocation.record;
   metrics_.record_invocation(r.function, r.runtime, r.outcome, r.cold, r.timings);
+  const InvocationResult& res = invocation.result;
+  if (res.outbound_requests > 0) {
+    metrics_.record_outbound(r.function, res.outbound_requests - res.outbound_denied,
+                             res.outbound_denied);
+  }
+  if (res.outbound_denied > 0) {
+    spdlog::warn("invocation {} of {}: {} outbound request(s) refused (not in allowed_outbound_hosts)",
+                 r.id, r.function, res.outbound_denied);
+  }
   if (auto st = store_.add_invocation(r); !st) {
     spdlog::error("invocation {} of {} not recorded: {}", r.id, r.function, st.error().message);
   }

@@ -1,8 +1,11 @@
 #include "wasm/executor.hpp"
 
+#include <atomic>
 #include <cerrno>
 #include <chrono>
 #include <time.h>
+
+#include "core/outbound.hpp"
 
 namespace nebula::wasm {
 namespace {
@@ -182,9 +185,180 @@ void classify(wasmtime_error_t* error, wasm_trap_t* trap, const Watch& watch, co
   result.outcome = Outcome::kOk;
 }
 
+// --- components -------------------------------------------------------------
+
+nebula_str_t str(std::string_view s) {
+  return nebula_str_t{s.data(), s.size()};
+}
+
+std::string_view view(const nebula_bytes_t& b) {
+  return {reinterpret_cast<const char*>(b.data), b.len};
+}
+
+// Owns the C arrays a nebula_component_spec_t points into.
+struct ComponentSpec {
+  std::vector<nebula_str_t> argv;
+  std::vector<nebula_pair_t> env;
+  std::vector<nebula_preopen_t> preopens;
+  std::vector<std::string> preopen_hosts;
+  OutboundPolicy outbound;
+  nebula_component_spec_t raw{};
+
+  explicit ComponentSpec(const ExecSpec& spec) : outbound(spec.allowed_outbound_hosts) {
+    for (const auto& a : spec.argv) argv.push_back(str(a));
+    for (const auto& [k, v] : spec.env) env.push_back(nebula_pair_t{str(k), str(v)});
+    preopen_hosts.reserve(spec.preopens.size());
+    for (const auto& p : spec.preopens) {
+      preopen_hosts.push_back(p.host.string());
+      preopens.push_back(nebula_preopen_t{str(preopen_hosts.back()), str(p.guest), p.read_only});
+    }
+    raw.argv = argv.data();
+    raw.argc = argv.size();
+    raw.env = env.data();
+    raw.env_count = env.size();
+    raw.preopens = preopens.data();
+    raw.preopen_count = preopens.size();
+    raw.stdin_bytes = str(spec.stdin_bytes);
+    raw.inherit_stdio = spec.inherit_stdio;
+    raw.memory_bytes = spec.memory_bytes;
+    raw.max_output_bytes = spec.max_output_bytes;
+    raw.timeout_ms = spec.timeout_ms;
+    raw.outbound_policy = &ComponentSpec::allow;
+    raw.outbound_ctx = this;
+    raw.outbound_timeout_ms = spec.outbound_timeout_ms;
+  }
+  ComponentSpec(const ComponentSpec&) = delete;
+  ComponentSpec& operator=(const ComponentSpec&) = delete;
+
+  // Called by the component runtime on the invoking thread.
+  static bool allow(void* self, nebula_str_t scheme, nebula_str_t host, std::uint16_t port) {
+    const auto& spec = *static_cast<const ComponentSpec*>(self);
+    return spec.outbound.allows(std::string_view(scheme.data, scheme.len),
+                                std::string_view(host.data, host.len), port);
+  }
+};
+
+// Frees a component result on every path.
+struct ResultGuard {
+  nebula_component_result_t raw{};
+  ResultGuard() = default;
+  ResultGuard(const ResultGuard&) = delete;
+  ResultGuard& operator=(const ResultGuard&) = delete;
+  ~ResultGuard() { nebula_component_result_free(&raw); }
+};
+
+Result<InvocationResult> host_error(wasmtime_error_t* error) {
+  std::string message = take_message(error);
+  if (message.find("no free wasm instance slot") != std::string::npos) {
+    return make_error(ErrorKind::kOverloaded, std::move(message));
+  }
+  return make_error(ErrorKind::kInternal, std::move(message));
+}
+
+InvocationResult to_result(const nebula_component_result_t& r) {
+  InvocationResult result;
+  result.cold = true;
+  switch (r.outcome) {
+    case NEBULA_OUTCOME_OK: result.outcome = Outcome::kOk; break;
+    case NEBULA_OUTCOME_EXIT: result.outcome = Outcome::kExit; break;
+    case NEBULA_OUTCOME_TIMEOUT: result.outcome = Outcome::kTimeout; break;
+    case NEBULA_OUTCOME_MEMORY: result.outcome = Outcome::kMemory; break;
+    default: result.outcome = Outcome::kTrap; break;
+  }
+  result.exit_code = r.exit_code;
+  result.output_truncated = r.output_truncated;
+  result.timings.startup_us = static_cast<std::int64_t>(r.startup_ns / 1000);
+  result.timings.exec_us = static_cast<std::int64_t>(r.exec_ns / 1000);
+  result.timings.teardown_us = static_cast<std::int64_t>(r.teardown_ns / 1000);
+  result.cpu_us = r.cpu_ns / 1000;
+  result.max_memory_bytes = r.max_memory_bytes;
+  result.outbound_requests = r.outbound_requests;
+  result.outbound_denied = r.outbound_denied;
+  result.stdout_data = std::string(view(r.stdout_data));
+  result.stderr_data = std::string(view(r.stderr_data));
+  result.message = std::string(view(r.message));
+  return result;
+}
+
+Result<InvocationResult> run_command_component(const Program& program, const ExecSpec& spec) {
+  ComponentSpec c_spec(spec);
+  ResultGuard out;
+  // The epoch advances while the component runs (deadline, output caps).
+  Engine::Activity activity(const_cast<Engine&>(program.engine()));
+  if (wasmtime_error_t* e = nebula_component_run(program.component(), &c_spec.raw, &out.raw)) {
+    return host_error(e);
+  }
+  return to_result(out.raw);
+}
+
+// Hands the component's response to the exchange's sink, counting the body.
+struct SinkBridge {
+  ResponseSink* sink;
+  std::atomic<bool> responded{false};
+  std::atomic<std::uint64_t> bytes{0};
+
+  static void on_head(void* self, std::uint16_t status, const nebula_pair_t* headers,
+                      std::size_t count) {
+    auto& bridge = *static_cast<SinkBridge*>(self);
+    HeaderList list;
+    list.reserve(count);
+    for (std::size_t i = 0; i < count; ++i) {
+      list.emplace_back(std::string(headers[i].name.data, headers[i].name.len),
+                        std::string(headers[i].value.data, headers[i].value.len));
+    }
+    bridge.responded = true;
+    if (bridge.sink != nullptr) bridge.sink->head(status, std::move(list));
+  }
+
+  static bool on_chunk(void* self, const std::uint8_t* data, std::size_t len) {
+    auto& bridge = *static_cast<SinkBridge*>(self);
+    bridge.bytes += len;
+    if (bridge.sink == nullptr) return true;
+    return bridge.sink->body(std::string_view(reinterpret_cast<const char*>(data), len));
+  }
+};
+
 }  // namespace
 
+Result<InvocationResult> handle_http(const Program& program, const ExecSpec& spec,
+                                     const HttpExchange& exchange, std::string_view body) {
+  if (program.kind() != WasmKind::kHttp) {
+    return make_error(ErrorKind::kInvalidArgument,
+                      "this function is a command program, not an HTTP handler");
+  }
+  ComponentSpec c_spec(spec);
+  std::vector<nebula_pair_t> headers;
+  headers.reserve(exchange.headers.size());
+  for (const auto& [k, v] : exchange.headers) headers.push_back(nebula_pair_t{str(k), str(v)});
+  nebula_http_request_t request{};
+  request.method = str(exchange.method);
+  request.scheme = str(exchange.scheme);
+  request.authority = str(exchange.authority);
+  request.path_with_query = str(exchange.path_with_query);
+  request.headers = headers.data();
+  request.header_count = headers.size();
+  request.body = str(body);
+  SinkBridge bridge{exchange.sink};
+  nebula_http_sink_t sink{&bridge, &SinkBridge::on_head, &SinkBridge::on_chunk};
+
+  ResultGuard out;
+  Engine::Activity activity(const_cast<Engine&>(program.engine()));
+  if (wasmtime_error_t* e =
+          nebula_component_handle(program.component(), &c_spec.raw, &request, &sink, &out.raw)) {
+    return host_error(e);
+  }
+  InvocationResult result = to_result(out.raw);
+  result.responded = bridge.responded;
+  result.body_bytes = bridge.bytes;
+  return result;
+}
+
 Result<InvocationResult> execute(const Program& program, const ExecSpec& spec) {
+  if (program.kind() == WasmKind::kCommand) return run_command_component(program, spec);
+  if (program.kind() == WasmKind::kHttp) {
+    return make_error(ErrorKind::kInvalidArgument,
+                      "this function is an HTTP handler (wasi:http/proxy): invoke it over HTTP");
+  }
   const Engine& engine = program.engine();
   InvocationResult result;
   result.cold = true;  // every wasm invocation instantiates afresh

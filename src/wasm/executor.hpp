@@ -33,6 +33,10 @@ struct ExecSpec {
   std::uint64_t memory_bytes = 128ULL << 20;
   std::uint32_t timeout_ms = 10'000;
   std::uint64_t max_output_bytes = 6ULL << 20;
+  // Components only: where outbound HTTP requests may go (none by
+  // default), and how long each may take.
+  std::vector<std::string> allowed_outbound_hosts;
+  std::uint32_t outbound_timeout_ms = 10'000;
 };
 
 // Runs `_start` once in a fresh Store (phases: startup = Store +
@@ -41,10 +45,17 @@ struct ExecSpec {
 // for the host (e.g. every instance slot busy → kOverloaded).
 //
 // Thread-safe: any number of threads may execute the same Program at once.
+//
+// A command component runs wasi:cli/run the same way (same phases, same
+// outcomes); an HTTP component is refused here (see handle_http).
 [[nodiscard]] Result<InvocationResult> execute(const Program& program, const ExecSpec& spec);
 
-}  // namespace nebula::wasm
+// Calls an HTTP component's wasi:http/incoming-handler with `exchange` and
+// `body`, streaming its response into exchange.sink. startup = store + WASI
+// and HTTP context + instantiate; exec = the handler call until the
+// response body is finished. Same outcomes and limits as execute().
+[[nodiscard]] Result<InvocationResult> handle_http(const Program& program, const ExecSpec& spec,
+                                                   const HttpExchange& exchange,
+                                                   std::string_view body);
 
-// Defined in Nebula's wasmtime crate (wasmtime-capi/src/lib.rs).
-extern "C" void nebula_store_limit_memory(wasmtime_store_t* store, std::size_t memory_bytes,
-                                          std::size_t instances);
+}  // namespace nebula::wasm

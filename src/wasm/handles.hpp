@@ -3,6 +3,7 @@
 #include <string>
 #include <utility>
 
+#include <nebula_wasmtime.h>
 #include <wasi.h>
 #include <wasmtime.h>
 
@@ -45,6 +46,8 @@ using OwnedStore = Owned<wasmtime_store_t, wasmtime_store_delete>;
 using OwnedError = Owned<wasmtime_error_t, wasmtime_error_delete>;
 using OwnedTrap = Owned<wasm_trap_t, wasm_trap_delete>;
 using OwnedWasiConfig = Owned<wasi_config_t, wasi_config_delete>;
+using OwnedComponent = Owned<wasmtime_component_t, wasmtime_component_delete>;
+using OwnedLinkedComponent = Owned<nebula_component_t, nebula_component_delete>;
 
 // The message of a wasmtime error (takes ownership and frees it).
 [[nodiscard]] std::string take_message(wasmtime_error_t* error);

@@ -26,6 +26,13 @@ bool exports_start(const wasmtime_module_t* module) {
 
 }  // namespace
 
+bool is_component_binary(std::string_view bytes) noexcept {
+  // "\0asm", then a 16-bit version and a 16-bit layer: modules are version
+  // 1 layer 0, components layer 1.
+  return looks_like_binary_wasm(bytes) && bytes.size() >= 8 && bytes[6] == '\x01' &&
+         bytes[7] == '\x00';
+}
+
 Result<Module> Module::compile(const Engine& engine, std::string_view bytes) {
   if (bytes.empty()) {
     return make_error(ErrorKind::kInvalidArgument, "module is empty: expected wasm bytes");
@@ -45,17 +52,35 @@ Result<Module> Module::compile(const Engine& engine, std::string_view bytes) {
     wasm_byte_vec_delete(&out);
     input = wasm_bytes;
   }
+  const auto* data = reinterpret_cast<const std::uint8_t*>(input.data());
+  if (is_component_binary(input)) {
+    wasmtime_component_t* component = nullptr;
+    if (wasmtime_error_t* err =
+            wasmtime_component_new(engine.raw(), data, input.size(), &component)) {
+      return to_error(ErrorKind::kInvalidArgument, "invalid WebAssembly component", err);
+    }
+    return Module(OwnedComponent(component));
+  }
   wasmtime_module_t* raw = nullptr;
-  if (wasmtime_error_t* err = wasmtime_module_new(
-          engine.raw(), reinterpret_cast<const std::uint8_t*>(input.data()), input.size(), &raw)) {
+  if (wasmtime_error_t* err = wasmtime_module_new(engine.raw(), data, input.size(), &raw)) {
     return to_error(ErrorKind::kInvalidArgument, "invalid WebAssembly module", err);
   }
   return Module(OwnedModule(raw));
 }
 
-Result<Module> Module::deserialize_file(const Engine& engine, const std::filesystem::path& path) {
-  wasmtime_module_t* raw = nullptr;
+Result<Module> Module::deserialize_file(const Engine& engine, const std::filesystem::path& path,
+                                        bool component) {
   // The file is memory-mapped, not read: loading is a few syscalls.
+  if (component) {
+    wasmtime_component_t* raw = nullptr;
+    if (wasmtime_error_t* err =
+            wasmtime_component_deserialize_file(engine.raw(), path.c_str(), &raw)) {
+      return to_error(ErrorKind::kInvalidArgument,
+                      "cannot load compiled component " + path.string(), err);
+    }
+    return Module(OwnedComponent(raw));
+  }
+  wasmtime_module_t* raw = nullptr;
   if (wasmtime_error_t* err = wasmtime_module_deserialize_file(engine.raw(), path.c_str(), &raw)) {
     return to_error(ErrorKind::kInvalidArgument, "cannot load compiled module " + path.string(),
                     err);
@@ -65,6 +90,14 @@ Result<Module> Module::deserialize_file(const Engine& engine, const std::filesys
 
 Result<std::string> Module::serialize() const {
   wasm_byte_vec_t out;
+  if (component_) {
+    if (wasmtime_error_t* err = wasmtime_component_serialize(component_.get(), &out)) {
+      return to_error(ErrorKind::kInternal, "cannot serialize component", err);
+    }
+    std::string bytes(out.data, out.size);
+    wasm_byte_vec_delete(&out);
+    return bytes;
+  }
   if (wasmtime_error_t* err = wasmtime_module_serialize(module_.get(), &out)) {
     return to_error(ErrorKind::kInternal, "cannot serialize module", err);
   }
@@ -74,6 +107,18 @@ Result<std::string> Module::serialize() const {
 }
 
 Result<std::shared_ptr<const Program>> Program::link(const Engine& engine, Module module) {
+  if (module.is_component()) {
+    nebula_component_t* linked = nullptr;
+    if (wasmtime_error_t* err =
+            nebula_component_link(engine.raw(), module.component(), &linked)) {
+      return to_error(ErrorKind::kInvalidArgument, "component cannot be deployed", err);
+    }
+    OwnedLinkedComponent owned(linked);
+    const WasmKind kind = nebula_component_kind(linked) == NEBULA_COMPONENT_HTTP
+                              ? WasmKind::kHttp
+                              : WasmKind::kCommand;
+    return std::make_shared<const Program>(engine, std::move(module), std::move(owned), kind);
+  }
   if (!exports_start(module.raw())) {
     return make_error(ErrorKind::kInvalidArgument,
                       "module is not a WASI command: it exports no `_start` function (build it "

@@ -21,11 +21,15 @@ Result<Module> ModuleCache::compile(std::string_view digest, std::string_view by
   return module;
 }
 
-Result<Module> ModuleCache::load(std::string_view digest,
+Result<Module> ModuleCache::load(std::string_view digest, bool component,
                                  const std::function<Result<std::string>()>& read_source) {
   if (auto path = storage_.find(digest)) {
-    auto module = Module::deserialize_file(engine_, *path);
-    if (module) return module;
+    // The expected kind first; a manifest stored before its kind was known
+    // may name a component as a module.
+    for (bool as_component : {component, !component}) {
+      auto module = Module::deserialize_file(engine_, *path, as_component);
+      if (module) return module;
+    }
     // Unusable artifact: fall through and recompile, which replaces it.
   }
   auto source = read_source();

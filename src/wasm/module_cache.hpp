@@ -23,7 +23,7 @@ struct ArtifactStorage {
   std::function<Status(std::string_view digest, std::string_view bytes)> save;
 };
 
-// Compiled modules, cached. A later load memory-maps the artifact instead of
+// Compiled modules and components, cached. A later load memory-maps the artifact instead of
 // compiling (milliseconds → microseconds), which is what makes a restart
 // cheap. Thread-safe when the storage is.
 class ModuleCache {
@@ -35,9 +35,10 @@ class ModuleCache {
   [[nodiscard]] Result<Module> compile(std::string_view digest, std::string_view bytes);
 
   // The cached artifact, or — when missing or unusable (another engine
-  // build, a damaged file) — compiles what `read_source` returns and caches
-  // it.
-  [[nodiscard]] Result<Module> load(std::string_view digest,
+  // build, a damaged file, not the kind expected) — compiles what
+  // `read_source` returns and caches it. `component` says which kind the
+  // artifact is expected to be (the stored manifest knows).
+  [[nodiscard]] Result<Module> load(std::string_view digest, bool component,
                                     const std::function<Result<std::string>()>& read_source);
 
  private:

@@ -16,7 +16,8 @@ struct WasmVariant final : PreparedVariant {
 Runtime::Runtime(Engine& engine, ModuleLoader loader)
     : engine_(engine), loader_(std::move(loader)) {}
 
-Result<std::shared_ptr<const Program>> Runtime::program_for(const std::string& digest) {
+Result<std::shared_ptr<const Program>> Runtime::program_for(const std::string& digest,
+                                                            bool component) {
   {
     std::lock_guard lock(mutex_);
     if (auto it = programs_.find(digest); it != programs_.end()) {
@@ -26,7 +27,7 @@ Result<std::shared_ptr<const Program>> Runtime::program_for(const std::string& d
   // Loading may compile (milliseconds): outside the lock. Two callers may
   // link the same module at once; the second one's copy wins the cache,
   // both are correct.
-  auto module = loader_(digest);
+  auto module = loader_(digest, component);
   if (!module) return std::move(module).error();
   auto program = Program::link(engine_, std::move(*module));
   if (!program) return std::move(program).error();
@@ -44,13 +45,19 @@ Result<std::shared_ptr<PreparedVariant>> Runtime::prepare(const Function& functi
     return make_error(ErrorKind::kNotFound,
                       "function '" + function.name + "' has no wasm variant");
   }
-  auto program = program_for(*digest);
+  const bool component = function.manifest.wasm_kind.has_value() &&
+                         *function.manifest.wasm_kind != WasmKind::kModule;
+  auto program = program_for(*digest, component);
   if (!program) return std::move(program).error();
   return std::shared_ptr<PreparedVariant>(std::make_shared<WasmVariant>(std::move(*program)));
 }
 
 void Runtime::retire(PreparedVariant& /*variant*/) {
   // Nothing is held beyond the Program, which goes with its last reference.
+}
+
+WasmKind Runtime::kind_of(PreparedVariant& variant) {
+  return variant_cast<WasmVariant>(variant).program->kind();
 }
 
 std::size_t Runtime::live_programs() const {
@@ -72,6 +79,16 @@ Result<InvocationResult> Runtime::invoke(PreparedVariant& variant,
   spec.memory_bytes = static_cast<std::uint64_t>(request.limits.memory_mb) << 20;
   spec.timeout_ms = request.limits.timeout_ms;
   spec.max_output_bytes = request.limits.max_output_bytes;
+  spec.allowed_outbound_hosts = request.allowed_outbound_hosts;
+  spec.outbound_timeout_ms = request.limits.timeout_ms;
+  if (wasm.program->kind() == WasmKind::kHttp) {
+    if (!request.http) {
+      return make_error(ErrorKind::kInvalidArgument,
+                        "function '" + request.function +
+                            "' is an HTTP handler: it needs the HTTP request itself");
+    }
+    return handle_http(*wasm.program, spec, *request.http, request.body);
+  }
   return execute(*wasm.program, spec);
 }
 

@@ -21,9 +21,10 @@ namespace nebula::wasm {
 // the cache holds weak references and never keeps a Program alive.
 class Runtime final : public nebula::Runtime {
  public:
-  // Returns the compiled module for a digest (from the compiled cache, or
-  // compiling the stored blob).
-  using ModuleLoader = std::function<Result<Module>(const std::string& digest)>;
+  // Returns the compiled module or component for a digest (from the
+  // compiled cache, or compiling the stored blob); `component` is what the
+  // stored manifest says it is.
+  using ModuleLoader = std::function<Result<Module>(const std::string& digest, bool component)>;
 
   Runtime(Engine& engine, ModuleLoader loader);
 
@@ -34,12 +35,17 @@ class Runtime final : public nebula::Runtime {
 
   [[nodiscard]] Engine& engine() noexcept { return engine_; }
 
+  // What a variant this runtime prepared is: module, command or HTTP
+  // component.
+  [[nodiscard]] static WasmKind kind_of(PreparedVariant& variant);
+
   // Programs currently alive (shared by every function using their module).
   [[nodiscard]] std::size_t live_programs() const;
 
  private:
   // Returns the Program for `digest`, linking it unless a live one exists.
-  [[nodiscard]] Result<std::shared_ptr<const Program>> program_for(const std::string& digest);
+  [[nodiscard]] Result<std::shared_ptr<const Program>> program_for(const std::string& digest,
+                                                                   bool component);
 
   Engine& engine_;
   ModuleLoader loader_;

@@ -57,7 +57,8 @@ class InProcessApi : public ::testing::Test {
     boost::asio::io_context ioc;
     std::optional<http::Response> response;
     auto exchange = [&]() -> boost::asio::awaitable<void> {
-      response = co_await api_->handle(request, dispatch);
+      http::Reply reply = co_await api_->handle(request, dispatch);
+      response = std::move(reply.response);
     };
     boost::asio::co_spawn(ioc, exchange(), boost::asio::detached);
     ioc.run();

@@ -1,7 +1,12 @@
 //! Re-exports the wasmtime C API so that this crate's static library carries
 //! every `wasm_*`, `wasi_*` and `wasmtime_*` symbol Nebula links against, and
-//! adds the one entry point the C API lacks.
+//! adds the entry points the C API lacks (include/nebula_wasmtime.h): a store
+//! memory limit that traps, and components (src/component.rs).
 pub use wasmtime_c_api::*;
+
+#[allow(non_camel_case_types)]
+mod component;
+pub use component::*;
 
 use wasmtime_c_api::wasmtime::{Store, StoreLimitsBuilder};
 

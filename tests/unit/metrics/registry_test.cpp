@@ -41,6 +41,7 @@ TEST(MetricsRegistry, RendersTheExactTextFormat) {
   registry.set_queue_depth(2);
   registry.set_warm_containers("echo", 3);
   registry.set_functions(1);
+  registry.record_outbound("echo", 4, 1);
 
   const std::string expected =
       R"golden(# HELP nebula_invocations_total Invocations by function, runtime and outcome.
@@ -129,6 +130,10 @@ nebula_invocation_total_seconds_count{function="echo",runtime="wasm"} 2
 # HELP nebula_queue_depth Invocations waiting for a worker or a warm container.
 # TYPE nebula_queue_depth gauge
 nebula_queue_depth 2
+# HELP nebula_outbound_requests_total Outbound HTTP requests of wasm guests, by whether allowed_outbound_hosts let them through.
+# TYPE nebula_outbound_requests_total counter
+nebula_outbound_requests_total{function="echo",decision="allowed"} 4
+nebula_outbound_requests_total{function="echo",decision="denied"} 1
 # HELP nebula_warm_containers Warm containers currently kept for a function.
 # TYPE nebula_warm_containers gauge
 nebula_warm_containers{function="echo"} 3

@@ -50,7 +50,7 @@ TEST_F(ModuleCacheTest, CompileStoresAndLoadDeserializes) {
   EXPECT_TRUE(std::filesystem::exists(path_of(kDigest)));
 
   int reads = 0;
-  auto loaded = cache.load(kDigest, [&reads]() -> Result<std::string> {
+  auto loaded = cache.load(kDigest, false, [&reads]() -> Result<std::string> {
     ++reads;
     return make_error(ErrorKind::kNotFound, "source must not be needed");
   });
@@ -66,14 +66,14 @@ TEST_F(ModuleCacheTest, DamagedArtifactIsRecompiled) {
   std::filesystem::create_directories(path_of(kDigest).parent_path());
   { std::ofstream(path_of(kDigest)) << "not a compiled module"; }
   int reads = 0;
-  auto loaded = cache.load(kDigest, [&reads]() -> Result<std::string> {
+  auto loaded = cache.load(kDigest, false, [&reads]() -> Result<std::string> {
     ++reads;
     return testing::read_guest("counter");
   });
   ASSERT_TRUE(loaded) << loaded.error().message;
   EXPECT_EQ(reads, 1);
   // The good artifact replaced the damaged one.
-  auto again = Module::deserialize_file(engine(), path_of(kDigest));
+  auto again = Module::deserialize_file(engine(), path_of(kDigest), false);
   EXPECT_TRUE(again);
 }
 

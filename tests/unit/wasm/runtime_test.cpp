@@ -12,7 +12,7 @@ const std::string kDigest = "sha256:" + std::string(64, 'e');
 class WasmRuntimeTest : public WasmTest {
  protected:
   void SetUp() override {
-    runtime_ = std::make_unique<Runtime>(engine(), [this](const std::string& digest) {
+    runtime_ = std::make_unique<Runtime>(engine(), [this](const std::string& digest, bool) {
       ++loads_;
       EXPECT_EQ(digest, kDigest);
       return Module::compile(engine(), testing::read_guest("echo_env"));
