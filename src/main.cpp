@@ -5,6 +5,7 @@
 
 #include "bench/runner.hpp"
 #include "core/version.hpp"
+#include "base/files.hpp"
 #include "cli/commands.hpp"
 #include "cli/run.hpp"
 #include "cli/serve.hpp"
@@ -91,6 +92,30 @@ int main(int argc, char** argv) {
   run_cmd->add_option("args", run.args, "Arguments for the guest (after the module, or after --)");
   run_cmd->footer(
       "Exit code: the guest's own; 124 on timeout, 134 on a trap, 137 on the memory limit.");
+
+  // serve-one
+  nebula::cli::ServeOneOptions serve_one;
+  auto* serve_one_cmd = app.add_subcommand(
+      "serve-one", "Serve one HTTP component (wasi:http/proxy) on a local port, every path its own");
+  serve_one_cmd->add_option("module", serve_one.module_path, "Path to the component (.wasm)")
+      ->required()
+      ->check(CLI::ExistingFile);
+  serve_one_cmd->add_option("--listen", serve_one.listen, "Address to listen on (HOST:PORT)")
+      ->capture_default_str();
+  serve_one_cmd->add_option("--data-dir", serve_one.data_dir,
+                            "Compiled code and records (default: the cache's serve-one/)");
+  serve_one_cmd->add_option("--env", serve_one.env, "Environment variable KEY=VALUE, repeatable")
+      ->allow_extra_args(false);
+  serve_one_cmd
+      ->add_option("--allow-outbound", serve_one.allowed_outbound_hosts,
+                   "Let outbound requests reach SCHEME://HOST[:PORT], repeatable")
+      ->allow_extra_args(false);
+  serve_one_cmd->add_option("--timeout-ms", serve_one.timeout_ms, "Timeout per request");
+  serve_one_cmd->add_option("--memory-mb", serve_one.memory_mb, "Memory limit per request");
+  serve_one_cmd->add_option("--workers", serve_one.workers, "Worker threads");
+  serve_one_cmd->add_option("--log-level", serve_one.log_level, "trace, debug, info, warn, error")
+      ->check(CLI::IsMember({"trace", "debug", "info", "warn", "error", "critical", "off"}))
+      ->capture_default_str();
 
   // client commands
   nebula::cli::ClientOptions client;
@@ -183,6 +208,12 @@ int main(int argc, char** argv) {
 
   if (serve_cmd->parsed()) return nebula::cli::serve(serve, argv[0]);
   if (run_cmd->parsed()) return nebula::cli::run_module(run);
+  if (serve_one_cmd->parsed()) {
+    if (serve_one.data_dir.empty()) {
+      serve_one.data_dir = (nebula::base::cache_dir() / "serve-one").string();
+    }
+    return nebula::cli::serve_one(serve_one);
+  }
   if (deploy_cmd->parsed()) return nebula::cli::deploy(client, deploy);
   if (invoke_cmd->parsed()) return nebula::cli::invoke(client, invoke);
   if (ls_cmd->parsed()) return nebula::cli::list(client);

@@ -86,4 +86,15 @@ Status write_file(const std::filesystem::path& path, std::string_view bytes) {
   return {};
 }
 
+std::filesystem::path cache_dir() {
+  auto set = [](const char* name) -> const char* {
+    const char* value = std::getenv(name);
+    return value != nullptr && *value != '\0' ? value : nullptr;
+  };
+  if (const char* dir = set("NEBULA_CACHE_DIR")) return dir;
+  if (const char* xdg = set("XDG_CACHE_HOME")) return std::filesystem::path(xdg) / "nebula";
+  if (const char* home = set("HOME")) return std::filesystem::path(home) / ".cache" / "nebula";
+  return {};
+}
+
 }  // namespace nebula::base

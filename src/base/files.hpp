@@ -41,4 +41,9 @@ class TempDir {
 // file and says why (no such directory, no permission, disk full).
 [[nodiscard]] Status write_file(const std::filesystem::path& path, std::string_view bytes);
 
+// Nebula's per-user cache directory: $NEBULA_CACHE_DIR, else
+// $XDG_CACHE_HOME/nebula, else ~/.cache/nebula (the build keeps wasmtime
+// there too). Empty when none of them is set.
+[[nodiscard]] std::filesystem::path cache_dir();
+
 }  // namespace nebula::base

@@ -9,6 +9,7 @@
 #include <limits>
 
 #include "base/console.hpp"
+#include "base/files.hpp"
 #include "base/format.hpp"
 #include "core/invocation.hpp"
 #include "service/platform.hpp"
@@ -25,20 +26,10 @@ using Clock = std::chrono::steady_clock;
 
 using base::fail;
 
-// Where `nebula run` keeps compiled modules: $NEBULA_CACHE_DIR, else
-// $XDG_CACHE_HOME/nebula, else ~/.cache/nebula; under run/.
+// Where `nebula run` keeps compiled modules: the cache directory's run/.
 std::filesystem::path cache_dir() {
-  std::filesystem::path base;
-  if (const char* dir = std::getenv("NEBULA_CACHE_DIR"); dir != nullptr && *dir != '\0') {
-    base = dir;
-  } else if (const char* xdg = std::getenv("XDG_CACHE_HOME"); xdg != nullptr && *xdg != '\0') {
-    base = std::filesystem::path(xdg) / "nebula";
-  } else if (const char* home = std::getenv("HOME"); home != nullptr && *home != '\0') {
-    base = std::filesystem::path(home) / ".cache" / "nebula";
-  } else {
-    return {};
-  }
-  return base / "run";
+  const auto base = base::cache_dir();
+  return base.empty() ? base : base / "run";
 }
 
 // The module for `bytes`: from the compiled cache when this engine build

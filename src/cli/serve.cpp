@@ -9,10 +9,12 @@
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/signal_set.hpp>
 #include <boost/asio/thread_pool.hpp>
+#include <boost/json.hpp>
 #include <spdlog/sinks/stdout_color_sinks.h>
 #include <spdlog/spdlog.h>
 
 #include "base/console.hpp"
+#include "base/files.hpp"
 #include "http/api.hpp"
 #include "http/server.hpp"
 #include "service/platform.hpp"
@@ -39,21 +41,65 @@ bool split_listen(const std::string& listen, std::string& host, std::uint16_t& p
   return true;
 }
 
+void setup_logging(const std::string& level) {
+  spdlog::set_default_logger(spdlog::stderr_color_mt("nebula"));
+  spdlog::set_level(spdlog::level::from_str(level));
+  spdlog::set_pattern("%Y-%m-%dT%H:%M:%S.%e %^%l%$ %v");
+}
+
+// Serves `api` until SIGINT/SIGTERM, then finishes in-flight requests and
+// joins every thread. `describe` adds to the "listening" log line.
+int run_server(service::Platform& platform, http::Handler& api,
+               const http::ServerOptions& server_options, unsigned io_threads,
+               const std::string& describe) {
+  boost::asio::io_context ioc(static_cast<int>(io_threads));
+  http::Server server(ioc, server_options, api);
+  auto endpoint = server.listen();
+  if (!endpoint) return fail(endpoint.error().message);
+  server.start();
+
+  boost::asio::signal_set signals(ioc, SIGINT, SIGTERM);
+  signals.async_wait([&server](const boost::system::error_code& ec, int signal) {
+    if (ec) return;
+    spdlog::info("received signal {}: finishing in-flight requests, then stopping", signal);
+    server.stop();
+  });
+
+  const auto url =
+      "http://" + endpoint->address().to_string() + ":" + std::to_string(endpoint->port());
+  spdlog::info("listening on {} ({})", url, describe);
+  std::printf("listening on %s\n", url.c_str());
+  std::fflush(stdout);
+
+  std::vector<std::thread> threads;
+  for (unsigned i = 1; i < io_threads; ++i) threads.emplace_back([&ioc] { ioc.run(); });
+  ioc.run();
+  for (auto& t : threads) t.join();
+  platform.service().join();
+  spdlog::info("stopped");
+  return 0;
+}
+
+unsigned default_workers(unsigned given) {
+  const unsigned cores = std::max(1U, std::thread::hardware_concurrency());
+  return given != 0 ? given : 2 * cores + 4;
+}
+
+unsigned default_io_threads(unsigned given) {
+  const unsigned cores = std::max(1U, std::thread::hardware_concurrency());
+  return given != 0 ? given : std::min(cores, 4U);
+}
+
 }  // namespace
 
 int serve(const ServeOptions& options, const std::string& self_path) {
-  auto level = spdlog::level::from_str(options.log_level);
-  spdlog::set_default_logger(spdlog::stderr_color_mt("nebula"));
-  spdlog::set_level(level);
-  spdlog::set_pattern("%Y-%m-%dT%H:%M:%S.%e %^%l%$ %v");
-
+  setup_logging(options.log_level);
   http::ServerOptions server_options;
   if (!split_listen(options.listen, server_options.address, server_options.port)) {
     return fail("--listen expects HOST:PORT (e.g. 127.0.0.1:8080), got '" + options.listen + "'");
   }
-  const unsigned cores = std::max(1U, std::thread::hardware_concurrency());
-  const unsigned workers = options.workers != 0 ? options.workers : 2 * cores + 4;
-  const unsigned io_threads = options.io_threads != 0 ? options.io_threads : std::min(cores, 4U);
+  const unsigned workers = default_workers(options.workers);
+  const unsigned io_threads = default_io_threads(options.io_threads);
 
   service::PlatformOptions platform_options;
   platform_options.data_dir = options.data_dir;
@@ -78,36 +124,61 @@ int serve(const ServeOptions& options, const std::string& self_path) {
   }
   auto platform = service::Platform::open(std::move(platform_options));
   if (!platform) return fail(platform.error().message);
-  http::Api api((*platform)->service(), http::ApiOptions{.token = options.token});
+  http::Api api((*platform)->service(), http::ApiOptions{.token = options.token, .single_function = {}});
+  const std::string describe =
+      "data " + options.data_dir + ", " + std::to_string(workers) + " workers, " +
+      std::to_string(io_threads) + " I/O threads, docker " +
+      ((*platform)->docker() != nullptr ? "on" : "off") +
+      (options.token.empty() ? "" : ", token required for management");
+  return run_server(**platform, api, server_options, io_threads, describe);
+}
 
-  boost::asio::io_context ioc(static_cast<int>(io_threads));
-  http::Server server(ioc, server_options, api);
-  auto endpoint = server.listen();
-  if (!endpoint) return fail(endpoint.error().message);
-  server.start();
+int serve_one(const ServeOneOptions& options) {
+  setup_logging(options.log_level);
+  http::ServerOptions server_options;
+  if (!split_listen(options.listen, server_options.address, server_options.port)) {
+    return fail("--listen expects HOST:PORT (e.g. 127.0.0.1:8080), got '" + options.listen + "'");
+  }
+  auto bytes = base::read_file(options.module_path);
+  if (!bytes) return fail("cannot read " + options.module_path);
 
-  boost::asio::signal_set signals(ioc, SIGINT, SIGTERM);
-  signals.async_wait([&server](const boost::system::error_code& ec, int signal) {
-    if (ec) return;
-    spdlog::info("received signal {}: finishing in-flight requests, then stopping", signal);
-    server.stop();
-  });
+  service::PlatformOptions platform_options;
+  platform_options.data_dir = options.data_dir;
+  platform_options.workers = default_workers(options.workers);
+  auto platform = service::Platform::open(std::move(platform_options));
+  if (!platform) return fail(platform.error().message);
+  service::FunctionService& service = (*platform)->service();
 
-  const auto url =
-      "http://" + endpoint->address().to_string() + ":" + std::to_string(endpoint->port());
-  spdlog::info("listening on {} (data {}, {} workers, {} I/O threads, docker {}{})", url,
-               options.data_dir, workers, io_threads, (*platform)->docker() != nullptr ? "on" : "off",
-               options.token.empty() ? "" : ", token required for management");
-  std::printf("listening on %s\n", url.c_str());
-  std::fflush(stdout);
+  auto module = service.upload_module(*bytes);
+  if (!module) return fail(options.module_path + ": " + module.error().message);
+  if (module->kind != WasmKind::kHttp) {
+    return fail(options.module_path +
+                " is not an HTTP handler (it exports no wasi:http/incoming-handler): run it with "
+                "`nebula run " + options.module_path + "`");
+  }
+  boost::json::object manifest{{"wasm", boost::json::object{{"module", module->digest}}}};
+  boost::json::object env;
+  for (const auto& kv : options.env) {
+    const auto eq = kv.find('=');
+    if (eq == std::string::npos || eq == 0) return fail("--env expects KEY=VALUE, got '" + kv + "'");
+    env[kv.substr(0, eq)] = kv.substr(eq + 1);
+  }
+  manifest["env"] = std::move(env);
+  boost::json::array outbound;
+  for (const auto& host : options.allowed_outbound_hosts) outbound.emplace_back(host);
+  manifest["allowed_outbound_hosts"] = std::move(outbound);
+  boost::json::object limits;
+  if (options.timeout_ms) limits["timeout_ms"] = *options.timeout_ms;
+  if (options.memory_mb) limits["memory_mb"] = *options.memory_mb;
+  manifest["limits"] = std::move(limits);
+  const std::string name = "serve-one";
+  auto deployed = service.deploy(name, boost::json::serialize(manifest));
+  if (!deployed) return fail(deployed.error().message);
 
-  std::vector<std::thread> threads;
-  for (unsigned i = 1; i < io_threads; ++i) threads.emplace_back([&ioc] { ioc.run(); });
-  ioc.run();
-  for (auto& t : threads) t.join();
-  (*platform)->service().join();
-  spdlog::info("stopped");
-  return 0;
+  // Every request goes to the one function, its path as the guest's.
+  http::Api api(service, http::ApiOptions{.token = {}, .single_function = name});
+  return run_server(**platform, api, server_options, default_io_threads(options.io_threads),
+                    options.module_path + " as the only route, data " + options.data_dir);
 }
 
 }  // namespace nebula::cli

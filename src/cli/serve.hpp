@@ -1,7 +1,9 @@
 #pragma once
 
 #include <cstdint>
+#include <optional>
 #include <string>
+#include <vector>
 
 namespace nebula::cli {
 
@@ -22,5 +24,24 @@ struct ServeOptions {
 
 // Runs the server until SIGINT/SIGTERM; returns the process exit code.
 [[nodiscard]] int serve(const ServeOptions& options, const std::string& self_path);
+
+// `nebula serve-one FILE.wasm`: one HTTP component served on a local port,
+// every path its own, for function authors (like `wasmtime serve`). The
+// same engine, limits and records as `nebula serve`; compiled code is kept
+// in the data directory, so a second start does not compile.
+struct ServeOneOptions {
+  std::string module_path;
+  std::string listen = "127.0.0.1:8080";
+  std::string data_dir;  // default: the cache directory's serve-one/
+  std::vector<std::string> env;  // "K=V"
+  std::vector<std::string> allowed_outbound_hosts;
+  std::optional<std::uint32_t> timeout_ms;
+  std::optional<std::uint32_t> memory_mb;
+  unsigned workers = 0;
+  unsigned io_threads = 0;
+  std::string log_level = "warn";
+};
+
+[[nodiscard]] int serve_one(const ServeOneOptions& options);
 
 }  // namespace nebula::cli

@@ -197,6 +197,22 @@ Dispatch Api::dispatch(const RequestHeader& header) const {
     return p;
   }();
   Dispatch d;
+  if (!options_.single_function.empty()) {
+    // The whole target, as "/fn/<function>" + target would match.
+    static const std::size_t fn_route = [] {
+      for (std::size_t i = 0; i < routes().size(); ++i) {
+        if (routes()[i].pattern.text == "/fn/{name}/*") return i;
+      }
+      std::abort();
+    }();
+    d.match = match_route({RoutePattern{"/*"}}, header.target());
+    if (d.match.target_ok) {
+      d.match.route = fn_route;
+      d.match.params = {options_.single_function};
+    }
+    d.body_limit = service_.input_limit(options_.single_function);
+    return d;
+  }
   d.match = match_route(patterns, header.target());
   d.body_limit = kSmallBodyLimit;
   if (d.match.route == RouteMatch::kNone) return d;

@@ -11,6 +11,9 @@ class StreamedResponse;
 
 struct ApiOptions {
   std::string token;  // empty: management routes are open
+  // Set: every request, whatever its path, invokes this function with its
+  // whole path (`nebula serve-one`); the rest of the API is not served.
+  std::string single_function;
 };
 
 // The HTTP API v1 (docs/api.md): one route table, used both to decide a

@@ -40,7 +40,7 @@ class InProcessApi : public ::testing::Test {
     ASSERT_TRUE(platform) << platform.error().message;
     platform_ = std::move(*platform);
     api_ = std::make_unique<http::Api>(platform_->service(),
-                                       http::ApiOptions{.token = std::move(token)});
+                                       http::ApiOptions{.token = std::move(token), .single_function = {}});
   }
 
   // Routes and handles one request as the server would, on a private
