@@ -24,6 +24,31 @@ TEST_P(WasmExample, Answers) {
 
 INSTANTIATE_TEST_SUITE_P(Table, WasmExample, testing::ValuesIn(example_cases()), case_name);
 
+#ifdef NEBULA_EXAMPLE_COMPONENTS
+// The same examples packaged as wasi:cli/command components: the output is
+// byte for byte the module's, on stdout and on stderr. WASI 0.2 commands
+// report success or failure only, so a failing one exits 1 whatever code
+// its module twin gives.
+class ComponentExample : public testing::TestWithParam<ExampleCase> {};
+
+TEST_P(ComponentExample, AnswersLikeItsModule) {
+  const ExampleCase& c = GetParam();
+  const std::string component = NEBULA_EXAMPLES_DIR "/components/" + c.example + ".wasm";
+  ProcessResult as_component = run_process({NEBULA_BIN, "run", component}, c.input);
+  ProcessResult as_module = run_process({NEBULA_BIN, "run", module_path(c.example)}, c.input);
+  ASSERT_EQ(as_component.spawn_error, "");
+  EXPECT_TRUE(as_component.out == as_module.out)
+      << "component: " << as_component.out.size() << " bytes, module: " << as_module.out.size();
+  EXPECT_EQ(as_component.err, as_module.err);
+  EXPECT_EQ(as_component.exit_code, c.exit_code == 0 ? 0 : 1) << as_component.err;
+  if (c.exit_code == 0) {
+    EXPECT_TRUE(as_component.out == c.output);
+  }
+}
+
+INSTANTIATE_TEST_SUITE_P(Table, ComponentExample, testing::ValuesIn(example_cases()), case_name);
+#endif
+
 // A memory limit below what the guest asks for must fail the run, whether
 // the guest sees its allocation refused (alloc exits 1) or the runtime stops
 // it.
