@@ -57,6 +57,11 @@ if ! command -v cargo >/dev/null; then
 fi
 note "$(cargo --version)"
 
+step "WebAssembly component tools (wasm-tools, wit-bindgen, WASI adapters)"
+t=$(now)
+scripts/component-tools.sh
+note "ready in $(( $(now) - t )) s"
+
 step "Build Nebula (${NEBULA_PRESET}) — the first build compiles wasmtime (~20 min on 2 cores)"
 t=$(now)
 cmake --preset "$NEBULA_PRESET" >/dev/null
