@@ -46,7 +46,9 @@ string(REGEX MATCH "[0-9]+\\.[0-9]+\\.[0-9]+" NEBULA_HTTP_WIT_VERSION "${_packag
 set(NEBULA_HAVE_HTTP_COMPONENTS ON CACHE INTERNAL "wasi:http components can be built")
 
 # The bindings, generated once per build tree.
-set(_bindings "${CMAKE_BINARY_DIR}/wit-bindings/proxy")
+set(NEBULA_HTTP_BINDINGS "${CMAKE_BINARY_DIR}/wit-bindings/proxy" CACHE INTERNAL
+    "C bindings for wasi:http/proxy")
+set(_bindings "${NEBULA_HTTP_BINDINGS}")
 add_custom_command(
   OUTPUT "${_bindings}/proxy.c" "${_bindings}/proxy.h" "${_bindings}/proxy_component_type.o"
   COMMAND "${NEBULA_WIT_BINDGEN}" c "${NEBULA_HTTP_WIT}"
@@ -60,6 +62,7 @@ add_custom_target(nebula_http_bindings
 function(nebula_http_component)
   cmake_parse_arguments(C "" "NAME;SOURCE;OUTPUT" "" ${ARGN})
   get_filename_component(_dir "${C_OUTPUT}" DIRECTORY)
+  set(_bindings "${NEBULA_HTTP_BINDINGS}")
   set(_core "${_dir}/${C_NAME}.core.wasm")
   # A reactor: no main, the handler is exported. 32 MiB of initial memory
   # keeps Debian's 2022 wasi-libc from growing its heap over the adapter's

@@ -28,8 +28,10 @@ Client::Client(std::string server, std::string token, std::chrono::milliseconds 
   }
 }
 
-Result<ClientResponse> Client::request(std::string_view method, std::string_view target,
-                                       std::string body, std::string_view content_type) const {
+Result<ClientResponse> Client::request(
+    std::string_view method, std::string_view target, std::string body,
+    std::string_view content_type,
+    const std::vector<std::pair<std::string, std::string>>& headers) const {
   if (!valid_) {
     return make_error(
         ErrorKind::kInvalidArgument,
@@ -42,6 +44,7 @@ Result<ClientResponse> Client::request(std::string_view method, std::string_view
   req.set(bhttp::field::user_agent, "nebula-cli");
   if (!token_.empty()) req.set(bhttp::field::authorization, "Bearer " + token_);
   if (!content_type.empty()) req.set(bhttp::field::content_type, content_type);
+  for (const auto& [name, value] : headers) req.set(name, value);
   req.body() = std::move(body);
   req.prepare_payload();
 

@@ -3,6 +3,8 @@
 #include <chrono>
 #include <map>
 #include <string>
+#include <utility>
+#include <vector>
 
 #include "core/result.hpp"
 
@@ -29,9 +31,10 @@ class Client {
   Client(std::string server, std::string token,
          std::chrono::milliseconds timeout = std::chrono::seconds(120));
 
-  [[nodiscard]] Result<ClientResponse> request(std::string_view method, std::string_view target,
-                                               std::string body = {},
-                                               std::string_view content_type = {}) const;
+  [[nodiscard]] Result<ClientResponse> request(
+      std::string_view method, std::string_view target, std::string body = {},
+      std::string_view content_type = {},
+      const std::vector<std::pair<std::string, std::string>>& headers = {}) const;
 
   [[nodiscard]] const std::string& server() const noexcept { return server_; }
 
