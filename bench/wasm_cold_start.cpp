@@ -195,5 +195,63 @@ int main(int argc, char** argv) {
   std::printf(
       "\nstart = Store + WASI context + instantiate until _start is called;\n"
       "invoke = start + exec + teardown. ratio = naive start p50 / nebula start p50.\n");
+
+  // The same functions as components: wasi:cli/command twins of the
+  // modules, and the wasi:http hello, each through the component path.
+  std::printf("\ncomponents, in-process (%d runs): start = store + WASI (and HTTP) context + "
+              "instantiate\n\n",
+              runs);
+  std::printf("%-26s %10s %10s %12s\n", "component", "start p50", "start p99", "invoke p50");
+  struct ComponentCase {
+    std::string label;
+    std::string path;
+    std::string input;
+    bool http;
+  };
+  std::vector<ComponentCase> components;
+  for (const auto& c : cases) {
+    components.push_back({c.name + " (command)", dir + "/components/" + c.name + ".wasm", c.input,
+                          false});
+  }
+  components.push_back({"http-hello (wasi:http)", dir + "/http/http-hello.wasm", "", true});
+  for (const auto& c : components) {
+    auto bytes = nebula::base::read_file(c.path);
+    if (!bytes) {
+      std::printf("%-26s (not built: %s)\n", c.label.c_str(), c.path.c_str());
+      continue;
+    }
+    auto module = Module::compile(**engine, *bytes);
+    auto program = module ? Program::link(**engine, std::move(*module))
+                          : nebula::Result<std::shared_ptr<const Program>>(module.error());
+    if (!program) {
+      std::fprintf(stderr, "%s: %s\n", c.path.c_str(), program.error().message.c_str());
+      return 1;
+    }
+    ExecSpec spec;
+    spec.argv = {c.label};
+    spec.stdin_bytes = c.input;
+    nebula::HttpExchange exchange;
+    exchange.authority = "localhost";
+    auto once = [&]() {
+      return c.http ? nebula::wasm::handle_http(**program, spec, exchange, "")
+                    : nebula::wasm::execute(**program, spec);
+    };
+    std::vector<double> startup;
+    std::vector<double> whole;
+    for (int i = 0; i < runs / 10; ++i) (void)once();
+    for (int i = 0; i < runs; ++i) {
+      auto r = once();
+      if (!r || r->outcome != nebula::Outcome::kOk) {
+        std::fprintf(stderr, "%s failed: %s\n", c.label.c_str(),
+                     r ? r->message.c_str() : r.error().message.c_str());
+        return 1;
+      }
+      startup.push_back(static_cast<double>(r->timings.startup_us));
+      whole.push_back(
+          static_cast<double>(r->timings.startup_us + r->timings.exec_us + r->timings.teardown_us));
+    }
+    std::printf("%-26s %10.1f %10.1f %12.1f\n", c.label.c_str(), percentile(startup, 50),
+                percentile(startup, 99), percentile(whole, 50));
+  }
   return 0;
 }

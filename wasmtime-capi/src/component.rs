@@ -18,7 +18,7 @@ use std::time::{Duration, Instant};
 
 use bytes::Bytes;
 use http_body_util::BodyExt;
-use wasmtime::component::{Component, InstancePre, Linker, ResourceTable};
+use wasmtime::component::{Component, Linker, ResourceTable};
 use wasmtime::{Engine, ResourceLimiter, Store, UpdateDeadline};
 use wasmtime_c_api::{wasm_engine_t, wasmtime_component_t, wasmtime_error_t};
 use wasmtime_wasi::cli::{IsTerminal, StdoutStream};
@@ -150,11 +150,13 @@ pub enum nebula_component_kind_t {
 
 // --- the program -------------------------------------------------------------
 
-/// A linked, pre-instantiated component.
+/// A linked, pre-instantiated component, with its export already resolved
+/// for the kind it is: an invocation only creates a store and instantiates.
 pub struct nebula_component_t {
     kind: nebula_component_kind_t,
     engine: Engine,
-    pre: InstancePre<Host>,
+    command: Option<wasmtime_wasi::p2::bindings::sync::CommandPre<Host>>,
+    proxy: Option<wasmtime_wasi_http::p2::bindings::sync::ProxyPre<Host>>,
 }
 
 /// Why an invocation was stopped by the host, checked in this order.
@@ -668,19 +670,21 @@ pub unsafe extern "C" fn nebula_component_link(
             ))
         }
     };
-    // Resolve the export now, so that a mismatch is a deploy-time error.
-    let checked = match kind {
+    // Resolve the export now, once: a mismatch is a deploy-time error, and
+    // no invocation looks it up again.
+    let mut linked = nebula_component_t { kind, engine, command: None, proxy: None };
+    let resolved = match kind {
         nebula_component_kind_t::Command => {
-            wasmtime_wasi::p2::bindings::sync::CommandPre::new(pre.clone()).map(drop)
+            wasmtime_wasi::p2::bindings::sync::CommandPre::new(pre).map(|p| linked.command = Some(p))
         }
         nebula_component_kind_t::Http => {
-            wasmtime_wasi_http::p2::bindings::sync::ProxyPre::new(pre.clone()).map(drop)
+            wasmtime_wasi_http::p2::bindings::sync::ProxyPre::new(pre).map(|p| linked.proxy = Some(p))
         }
     };
-    if let Err(e) = checked {
+    if let Err(e) = resolved {
         return error(e);
     }
-    *out = Box::into_raw(Box::new(nebula_component_t { kind, engine, pre }));
+    *out = Box::into_raw(Box::new(linked));
     None
 }
 
@@ -717,17 +721,15 @@ pub unsafe extern "C" fn nebula_component_run(
     let spec = &*spec;
     let out = &mut *out;
     *out = empty_result();
-    if component.kind != nebula_component_kind_t::Command {
+    let Some(command_pre) = component.command.as_ref() else {
         return error(wasmtime::format_err!("not a command component: it is an HTTP handler"));
-    }
+    };
     let started = Instant::now();
     let mut store = match new_store(&component.engine, spec) {
         Ok(store) => store,
         Err(e) => return error(e),
     };
-    let command = match wasmtime_wasi::p2::bindings::sync::CommandPre::new(component.pre.clone())
-        .and_then(|pre| pre.instantiate(&mut store))
-    {
+    let command = match command_pre.instantiate(&mut store) {
         Ok(command) => command,
         Err(e) => return instantiation_failed(e, &mut store, spec, started, out),
     };
@@ -833,9 +835,9 @@ pub unsafe extern "C" fn nebula_component_handle(
     let request = &*request;
     let out = &mut *out;
     *out = empty_result();
-    if component.kind != nebula_component_kind_t::Http {
+    let Some(proxy_pre) = component.proxy.as_ref() else {
         return error(wasmtime::format_err!("not an HTTP handler: it is a command component"));
-    }
+    };
 
     // The request, as hyper builds one.
     let uri = format!(
@@ -870,9 +872,7 @@ pub unsafe extern "C" fn nebula_component_handle(
         Ok(r) => r,
         Err(e) => return error(e),
     };
-    let proxy = match wasmtime_wasi_http::p2::bindings::sync::ProxyPre::new(component.pre.clone())
-        .and_then(|pre| pre.instantiate(&mut store))
-    {
+    let proxy = match proxy_pre.instantiate(&mut store) {
         Ok(proxy) => proxy,
         Err(e) => return instantiation_failed(e, &mut store, spec, started, out),
     };
