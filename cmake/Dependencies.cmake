@@ -2,12 +2,42 @@
 # Debian 12's packages (scripts/debian-packages.txt installs them) except
 # wasmtime, which cmake/Wasmtime.cmake builds from crates.io.
 find_package(Threads REQUIRED)
+# Libraries are linked statically where Debian ships a static archive: a
+# `nebula` command then starts without resolving thousands of symbols in
+# shared libraries (`nebula run` starts as fast as `wasmtime run`), and
+# the binary depends on little but libc.
+set(Boost_USE_STATIC_LIBS ON)
 find_package(Boost 1.81 CONFIG REQUIRED COMPONENTS json url)
 find_package(SQLite3 REQUIRED)
-find_package(OpenSSL REQUIRED COMPONENTS Crypto)
+find_library(NEBULA_SQLITE3_STATIC NAMES libsqlite3.a)
+add_library(nebula_sqlite3 INTERFACE)
+if(NEBULA_SQLITE3_STATIC)
+  target_link_libraries(nebula_sqlite3 INTERFACE ${NEBULA_SQLITE3_STATIC} ${CMAKE_DL_LIBS}
+                        Threads::Threads m)
+  target_include_directories(nebula_sqlite3 SYSTEM INTERFACE ${SQLite3_INCLUDE_DIRS})
+else()
+  target_link_libraries(nebula_sqlite3 INTERFACE SQLite::SQLite3)
+endif()
+# libsodium: SHA-256 digests of modules.
+find_package(PkgConfig REQUIRED)
+pkg_check_modules(SODIUM REQUIRED IMPORTED_TARGET libsodium)
+find_library(NEBULA_SODIUM_STATIC NAMES libsodium.a)
+add_library(nebula_sodium INTERFACE)
+if(NEBULA_SODIUM_STATIC)
+  target_link_libraries(nebula_sodium INTERFACE ${NEBULA_SODIUM_STATIC} Threads::Threads)
+  target_include_directories(nebula_sodium SYSTEM INTERFACE ${SODIUM_INCLUDE_DIRS})
+else()
+  target_link_libraries(nebula_sodium INTERFACE PkgConfig::SODIUM)
+endif()
 find_package(CLI11 CONFIG REQUIRED)
 find_package(spdlog CONFIG REQUIRED)
 find_package(fmt CONFIG REQUIRED)
+# spdlog and fmt header-only (Debian ships no static archive of either).
+add_library(nebula_log INTERFACE)
+get_target_property(_spdlog_inc spdlog::spdlog_header_only INTERFACE_INCLUDE_DIRECTORIES)
+target_include_directories(nebula_log SYSTEM INTERFACE ${_spdlog_inc})
+target_compile_definitions(nebula_log INTERFACE SPDLOG_FMT_EXTERNAL FMT_HEADER_ONLY)
+target_link_libraries(nebula_log INTERFACE Threads::Threads)
 
 if(NEBULA_BUILD_TESTS)
   find_package(GTest REQUIRED)

@@ -9,7 +9,7 @@
 #include <unistd.h>
 #include <vector>
 
-#include <openssl/evp.h>
+#include <sodium/crypto_hash_sha256.h>
 
 #include "core/function.hpp"
 
@@ -158,16 +158,15 @@ void remove_temp_files(const fs::path& dir) {
 }  // namespace
 
 Result<std::string> sha256_digest(std::string_view bytes) {
-  std::array<unsigned char, EVP_MAX_MD_SIZE> md{};
-  unsigned int size = 0;
-  if (EVP_Digest(bytes.data(), bytes.size(), md.data(), &size, EVP_sha256(), nullptr) != 1 ||
-      size != 32) {
-    return make_error(ErrorKind::kInternal, "OpenSSL could not compute a SHA-256 digest");
-  }
+  std::array<unsigned char, crypto_hash_sha256_BYTES> md{};
+  const std::size_t size = md.size();
+  // libsodium's SHA-256 needs no sodium_init() and cannot fail.
+  crypto_hash_sha256(md.data(), reinterpret_cast<const unsigned char*>(bytes.data()),
+                     bytes.size());
   constexpr std::string_view kHex = "0123456789abcdef";
   std::string digest(kDigestPrefix);
   digest.reserve(kDigestPrefix.size() + 2 * size);
-  for (unsigned int i = 0; i < size; ++i) {
+  for (std::size_t i = 0; i < size; ++i) {
     digest += kHex[md[i] >> 4U];
     digest += kHex[md[i] & 0x0FU];
   }
