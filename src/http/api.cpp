@@ -402,6 +402,10 @@ asio::awaitable<Reply> Api::invoke_http(std::shared_ptr<service::PendingInvocati
     if (!outcome) co_return problem(outcome.error());
     co_return invocation_response(*outcome);
   }
+  // A function that finishes quickly is answered in one piece, with a
+  // Content-Length and Server-Timing as a header; a slower one streams.
+  co_await channel->wait_for_end(Clock::now() + std::chrono::milliseconds(2));
+  const bool whole = channel->ended_ok();
   Response head{static_cast<bhttp::status>(channel->status()), 11};
   for (auto& [name, value] : channel->take_headers()) {
     // Framing is the server's business; the body's length is not known yet.
@@ -415,7 +419,15 @@ asio::awaitable<Reply> Api::invoke_http(std::shared_ptr<service::PendingInvocati
   head.set("X-Nebula-Invocation-Id", id);
   head.set("X-Nebula-Runtime", "wasm");
   head.set("X-Nebula-Cold-Start", "true");
-  // The phases are known once the body is complete: they come as a trailer.
+  if (whole) {
+    auto outcome = channel->take_outcome();
+    head.set("Server-Timing", server_timing(outcome->record.timings));
+    head.body() = channel->take_body();
+    co_return head;
+  }
+  // Streamed (also a function that failed after answering: the channel
+  // hands out what it wrote, then cuts the body). The phases are known once
+  // the body is complete: they come as a trailer.
   head.set(bhttp::field::trailer, "Server-Timing");
   co_return Reply(std::move(head), channel);
 }

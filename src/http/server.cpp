@@ -119,6 +119,11 @@ asio::awaitable<void> Server::accept_loop() {
       continue;  // e.g. EMFILE: drop this one, keep serving
     }
     if (stopping_) co_return;
+    // A streamed response goes out as a head and then chunks: without
+    // TCP_NODELAY each small write after the first waits for the client's
+    // delayed ACK (40 ms on Linux).
+    boost::system::error_code nodelay_ec;
+    (void)socket.set_option(tcp::no_delay(true), nodelay_ec);
     auto conn = std::make_shared<Connection>(std::move(socket));
     {
       std::lock_guard lock(mutex_);

@@ -1,5 +1,6 @@
 #pragma once
 
+#include <chrono>
 #include <deque>
 #include <memory>
 #include <mutex>
@@ -25,6 +26,13 @@ namespace nebula::http {
 // it, the consumer checks the state and waits on it in one turn of the
 // executor, so no ring is lost.
 //
+// Waking the connection's thread costs a context switch, which on a busy
+// machine is most of what a small response costs. So producers ring only
+// when it matters — the invocation ended, or a large piece of body is
+// waiting — and the consumer otherwise looks every millisecond while it
+// waits: a streaming function reaches its client at most a millisecond
+// late, and a quick one is answered with one wake-up and one write.
+//
 // Shared (shared_ptr) by the connection, the worker job and, through the
 // invocation request, the runtime; it lives until the last of them is done.
 class StreamedResponse final : public ResponseSink,
@@ -43,6 +51,12 @@ class StreamedResponse final : public ResponseSink,
   // Connection side: returns once the head arrived or the invocation ended
   // without one.
   boost::asio::awaitable<void> wait_for_head();
+  // Returns once the invocation ended, or at `deadline`.
+  boost::asio::awaitable<void> wait_for_end(std::chrono::steady_clock::time_point deadline);
+  // The invocation ended, and well.
+  [[nodiscard]] bool ended_ok();
+  // Every body piece received so far, joined.
+  [[nodiscard]] std::string take_body();
   [[nodiscard]] bool has_head();
   [[nodiscard]] int status();
   [[nodiscard]] HeaderList take_headers();
@@ -55,12 +69,15 @@ class StreamedResponse final : public ResponseSink,
 
  private:
   void ring();
+  // Waits for a ring or the next look, whichever comes first.
+  boost::asio::awaitable<void> doze();
 
   boost::asio::steady_timer bell_;
   std::mutex mutex_;
   std::optional<int> status_;          // guarded by mutex_
   HeaderList headers_;                 // guarded by mutex_
   std::deque<std::string> chunks_;     // guarded by mutex_
+  std::size_t buffered_ = 0;           // bytes in chunks_; guarded by mutex_
   std::optional<Result<Invocation>> outcome_;  // guarded by mutex_
   bool cancelled_ = false;             // guarded by mutex_
 };

@@ -268,6 +268,7 @@ Result<DeployResult> FunctionService::deploy_manifest(std::string_view name, Man
 }
 
 Result<FunctionView> FunctionService::view(DeploymentPtr deployment) {
+  recorder_.flush();
   auto stats = parts_.registry.function_stats(deployment->function.name);
   if (!stats) return std::move(stats).error();
   FunctionView v;
@@ -304,6 +305,8 @@ Result<std::vector<FunctionView>> FunctionService::list() {
 Status FunctionService::remove(std::string_view name) {
   if (auto st = check_function_name(name); !st) return st;
   std::lock_guard deploy_lock(deploy_mutex_);
+  // Records still on their way belong to the function being removed.
+  recorder_.flush();
   auto existed = parts_.registry.delete_function(name);
   if (!existed) return std::move(existed).error();
   DeploymentPtr removed;
@@ -411,6 +414,7 @@ Result<Invocation> FunctionService::run(PendingInvocation pending) {
 
 Result<std::vector<InvocationRecord>> FunctionService::invocations(
     const store::InvocationQuery& query) {
+  recorder_.flush();  // every answered invocation is listed
   return parts_.registry.list_invocations(query);
 }
 
@@ -419,6 +423,7 @@ Result<InvocationRecord> FunctionService::invocation(std::string_view id) {
     return make_error(ErrorKind::kInvalidArgument,
                       "'" + std::string(id.substr(0, 40)) + "' is not an invocation id");
   }
+  recorder_.flush();
   return parts_.registry.get_invocation(id);
 }
 

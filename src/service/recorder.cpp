@@ -4,6 +4,18 @@
 
 namespace nebula::service {
 
+Recorder::Recorder(store::Registry& store, metrics::Registry& metrics, RecorderOptions options)
+    : store_(store), metrics_(metrics), options_(options), writer_([this] { write_loop(); }) {}
+
+Recorder::~Recorder() {
+  {
+    std::lock_guard lock(mutex_);
+    stopping_ = true;
+  }
+  wake_writer_.notify_all();
+  writer_.join();
+}
+
 void Recorder::record(const Invocation& invocation) {
   const InvocationRecord& r = invocation.record;
   metrics_.record_invocation(r.function, r.runtime, r.outcome, r.cold, r.timings);
@@ -16,9 +28,6 @@ void Recorder::record(const Invocation& invocation) {
     spdlog::warn("invocation {} of {}: {} outbound request(s) refused (not in allowed_outbound_hosts)",
                  r.id, r.function, res.outbound_denied);
   }
-  if (auto st = store_.add_invocation(r); !st) {
-    spdlog::error("invocation {} of {} not recorded: {}", r.id, r.function, st.error().message);
-  }
   spdlog::debug(
       "invoke {} {} {} outcome={} exit={} cold={} queue={}us startup={}us exec={}us total={}us "
       "cpu={}us mem={}B",
@@ -26,6 +35,61 @@ void Recorder::record(const Invocation& invocation) {
       r.timings.queue_us, r.timings.startup_us, r.timings.exec_us, r.timings.total_us,
       r.cpu_us ? static_cast<long long>(*r.cpu_us) : -1LL,
       r.max_memory_bytes ? static_cast<long long>(*r.max_memory_bytes) : -1LL);
+
+  std::unique_lock lock(mutex_);
+  done_.wait(lock, [this] { return waiting_.size() < options_.max_waiting || stopping_; });
+  waiting_.push_back(r);
+  ++queued_;
+  // The first record of a batch starts the writer's clock; a full batch
+  // goes at once.
+  if (waiting_.size() == 1 || waiting_.size() >= options_.batch) wake_writer_.notify_one();
+}
+
+void Recorder::flush() {
+  std::unique_lock lock(mutex_);
+  const std::uint64_t target = queued_;
+  if (written_ >= target) return;
+  ++flushing_;
+  wake_writer_.notify_one();
+  done_.wait(lock, [this, target] { return written_ >= target; });
+  --flushing_;
+}
+
+std::uint64_t Recorder::committed() const {
+  std::lock_guard lock(mutex_);
+  return written_;
+}
+
+void Recorder::write_loop() {
+  std::unique_lock lock(mutex_);
+  for (;;) {
+    wake_writer_.wait(lock, [this] { return !waiting_.empty() || stopping_; });
+    if (waiting_.empty() && stopping_) return;
+    // Gather for up to max_delay, unless the batch fills, someone waits in
+    // flush(), or the recorder stops.
+    const auto deadline = std::chrono::steady_clock::now() + options_.max_delay;
+    wake_writer_.wait_until(lock, deadline, [this] {
+      return waiting_.size() >= options_.batch || stopping_ || flushing_ > 0;
+    });
+    std::vector<InvocationRecord> batch;
+    const std::size_t n = std::min(waiting_.size(), options_.batch);
+    batch.reserve(n);
+    for (std::size_t i = 0; i < n; ++i) {
+      batch.push_back(std::move(waiting_.front()));
+      waiting_.pop_front();
+    }
+    lock.unlock();
+    const std::vector<Status> results = store_.add_invocations(batch);
+    for (std::size_t i = 0; i < results.size(); ++i) {
+      if (!results[i]) {
+        spdlog::error("invocation {} of {} not recorded: {}", batch[i].id, batch[i].function,
+                      results[i].error().message);
+      }
+    }
+    lock.lock();
+    written_ += n;
+    done_.notify_all();
+  }
 }
 
 }  // namespace nebula::service

@@ -1,26 +1,73 @@
 #pragma once
 
+#include <chrono>
+#include <condition_variable>
+#include <cstdint>
+#include <deque>
+#include <mutex>
+#include <thread>
+#include <vector>
+
 #include "core/invoker.hpp"
 #include "metrics/registry.hpp"
 #include "store/registry.hpp"
 
 namespace nebula::service {
 
+struct RecorderOptions {
+  // A record is committed at most this long after its invocation ended
+  // (plus the commit itself): the durability window.
+  std::chrono::milliseconds max_delay{10};
+  // A batch this large is committed at once, without waiting.
+  std::size_t batch = 512;
+  // Records waiting at most; a caller beyond this waits for room, so that
+  // memory stays bounded whatever the store's pace.
+  std::size_t max_waiting = 65'536;
+};
+
 // What happens to every finished invocation: it is counted in the metrics
-// and committed to the store before its response goes out, so that an
-// acknowledged invocation is always on record. A store failure is logged,
-// not raised: the function ran and its caller gets its answer.
+// at once, and its record is committed to the store by a writer thread in
+// batches — one transaction for many records, off the path of the response.
 //
-// Thread-safe; called on worker threads.
+// Durability: a record is committed within max_delay of its invocation's
+// end (10 ms by default); a crash of the process loses at most the records
+// of that window, and never leaves one half-written. Readers in this
+// process see every record of an answered invocation: flush() waits for
+// everything recorded so far, and the service calls it before it reads.
+//
+// Thread-safe. The destructor commits what is waiting and joins the writer.
 class Recorder {
  public:
-  Recorder(store::Registry& store, metrics::Registry& metrics) : store_(store), metrics_(metrics) {}
+  Recorder(store::Registry& store, metrics::Registry& metrics, RecorderOptions options = {});
+  Recorder(const Recorder&) = delete;
+  Recorder& operator=(const Recorder&) = delete;
+  ~Recorder();
 
   void record(const Invocation& invocation);
 
+  // Returns once every record handed to record() before the call is
+  // committed (or failed, which is logged).
+  void flush();
+
+  // Records committed and waiting, for metrics and tests.
+  [[nodiscard]] std::uint64_t committed() const;
+
  private:
+  void write_loop();
+
   store::Registry& store_;
   metrics::Registry& metrics_;
+  RecorderOptions options_;
+
+  mutable std::mutex mutex_;
+  std::condition_variable wake_writer_;  // records arrived, or stopping
+  std::condition_variable done_;         // a batch was committed, or room freed
+  std::deque<InvocationRecord> waiting_;  // guarded by mutex_
+  std::uint64_t queued_ = 0;              // records ever queued; guarded by mutex_
+  std::uint64_t written_ = 0;             // records ever written; guarded by mutex_
+  std::size_t flushing_ = 0;              // callers waiting in flush(); guarded by mutex_
+  bool stopping_ = false;                 // guarded by mutex_
+  std::thread writer_;
 };
 
 }  // namespace nebula::service

@@ -508,6 +508,33 @@ Status Registry::add_invocation(const InvocationRecord& record) {
   return std::move(mine.result);
 }
 
+std::vector<Status> Registry::add_invocations(const std::vector<InvocationRecord>& records) {
+  std::vector<PendingInsert> pending;
+  pending.reserve(records.size());
+  std::vector<PendingInsert*> batch;
+  batch.reserve(records.size());
+  for (const InvocationRecord& record : records) {
+    pending.push_back(PendingInsert{&record, {}, false});
+    if (auto st = check_function_name(record.function); !st) {
+      pending.back().result = std::move(st).error();
+    } else if (record.id.empty()) {
+      pending.back().result =
+          make_error(ErrorKind::kInvalidArgument, "an invocation record needs an id");
+    }
+  }
+  for (PendingInsert& p : pending) {
+    if (p.result) batch.push_back(&p);
+  }
+  if (!batch.empty()) {
+    std::lock_guard lock(mutex_);
+    write_batch(batch);
+  }
+  std::vector<Status> statuses;
+  statuses.reserve(pending.size());
+  for (PendingInsert& p : pending) statuses.push_back(std::move(p.result));
+  return statuses;
+}
+
 void Registry::write_batch(const std::vector<PendingInsert*>& batch) {
   // Every record that has not failed on its own gets `error`.
   auto fail_rest = [&](const Error& error) {

@@ -122,6 +122,10 @@ class Registry {
   // deployed (a record never outlives its function).
   [[nodiscard]] Status add_invocation(const InvocationRecord& record);
 
+  // Appends many records in one transaction (with the same pruning), for a
+  // caller that batches records itself. One status per record, in order.
+  [[nodiscard]] std::vector<Status> add_invocations(const std::vector<InvocationRecord>& records);
+
   // Records matching `query`, newest first. kNotFound when the `before`
   // cursor names no kept record (e.g. it was pruned).
   [[nodiscard]] Result<std::vector<InvocationRecord>> list_invocations(

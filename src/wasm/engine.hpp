@@ -26,7 +26,7 @@ struct EngineOptions {
   std::uint64_t max_memory_bytes = 4ULL << 30;
   // Bytes of each freed memory slot kept resident for the next instance:
   // avoids page faults on the hot path at the cost of idle RSS.
-  std::uint64_t keep_resident_bytes = 128ULL << 10;
+  std::uint64_t keep_resident_bytes = 64ULL << 10;
   // Epoch tick: the granularity of timeouts.
   std::uint32_t tick_us = 1000;
 };

@@ -115,7 +115,9 @@ TEST_F(HttpComponents, HelloAnswersWithItsOwnStatusAndHeadersPlusNebulas) {
     EXPECT_EQ(res.header("content-type"), "text/plain; charset=utf-8");
     EXPECT_EQ(res.header("x-hello"), "nebula");
     EXPECT_EQ(res.header("x-nebula-runtime"), "wasm");
-    EXPECT_EQ(res.header("transfer-encoding"), "chunked");
+    // A quick answer comes whole, with the phases as a header.
+    EXPECT_EQ(res.header("content-length"), "35");
+    EXPECT_TRUE(res.header("server-timing").starts_with("queue;dur="));
     const std::string id = res.header("x-nebula-invocation-id");
     ASSERT_FALSE(id.empty());
     auto r = record(id);
@@ -178,6 +180,19 @@ TEST_F(HttpComponents, AFailureAfterTheAnswerStartedCutsTheConnection) {
   EXPECT_EQ(items[0].at("output_truncated"), true);
   EXPECT_EQ(items[1].at("outcome"), "trap");
   EXPECT_EQ(call("GET", "/fn/guest/").body, "ok");
+}
+
+TEST_F(HttpComponents, ASlowAnswerStreamsWithTheTimingAsATrailer) {
+  deploy("guest", guest("http_guest"), "http");
+  auto res = call("GET", "/fn/guest/slow");
+  ASSERT_EQ(res.status, 200U) << res.body;
+  EXPECT_EQ(res.body, "onetwothree");
+  EXPECT_EQ(res.header("transfer-encoding"), "chunked");
+  EXPECT_EQ(res.header("trailer"), "Server-Timing");
+  // Beast's parser folds the trailer into the fields.
+  EXPECT_TRUE(res.header("server-timing").starts_with("queue;dur=")) << res.header("server-timing");
+  auto r = record(res.header("x-nebula-invocation-id"));
+  EXPECT_GE(r.at("exec_us").to_number<std::int64_t>(), 60'000);
 }
 
 TEST_F(HttpComponents, NothingLeaksBetweenRequestsAndStderrIsKept) {

@@ -7,6 +7,7 @@
 //   /state    answers how many requests this instance has seen: always 1,
 //             since every request gets a fresh instance
 //   /stderr   logs a line on stderr, then answers
+//   /slow     answers "one", "two", "three", 30 ms apart (a streamed body)
 //   other     answers 200 "ok"
 #include <stdio.h>
 
@@ -62,7 +63,39 @@ void exports_wasi_http_incoming_handler_handle(
         wasi_io_streams_borrow_output_stream(stream), &piece, &err);
     __builtin_trap();
   }
-  if (strcmp(path.data, "/flood") == 0) {
+  if (strcmp(path.data, "/slow") == 0) {
+    wasi_http_types_own_outgoing_response_t response =
+        wasi_http_types_constructor_outgoing_response(wasi_http_types_constructor_fields());
+    wasi_http_types_own_outgoing_body_t body;
+    if (!wasi_http_types_method_outgoing_response_body(
+            wasi_http_types_borrow_outgoing_response(response), &body)) {
+      abort();
+    }
+    wasi_http_types_result_own_outgoing_response_error_code_t result = {
+        .is_err = false, .val = {.ok = response}};
+    wasi_http_types_static_response_outparam_set(response_out, &result);
+    wasi_http_types_own_output_stream_t stream;
+    if (!wasi_http_types_method_outgoing_body_write(wasi_http_types_borrow_outgoing_body(body),
+                                                    &stream)) {
+      abort();
+    }
+    static const char* const kPieces[] = {"one", "two", "three"};
+    for (int i = 0; i < 3; ++i) {
+      if (i > 0) {
+        wasi_io_poll_own_pollable_t later =
+            wasi_clocks_monotonic_clock_subscribe_duration(30ULL * 1000 * 1000);
+        wasi_io_poll_method_pollable_block(wasi_io_poll_borrow_pollable(later));
+        wasi_io_poll_pollable_drop_own(later);
+      }
+      proxy_list_u8_t piece = {(uint8_t*)kPieces[i], strlen(kPieces[i])};
+      wasi_io_streams_stream_error_t err;
+      (void)wasi_io_streams_method_output_stream_blocking_write_and_flush(
+          wasi_io_streams_borrow_output_stream(stream), &piece, &err);
+    }
+    wasi_io_streams_output_stream_drop_own(stream);
+    wasi_http_types_error_code_t err;
+    (void)wasi_http_types_static_outgoing_body_finish(body, NULL, &err);
+  } else if (strcmp(path.data, "/flood") == 0) {
     static char big[1 << 20];
     memset(big, 'x', sizeof big);
     nh_respond(response_out, 200, kText, big, sizeof big);
