@@ -59,12 +59,24 @@ while read -r name; do
   fi
   "$NEBULA" "${args[@]}" | head -1 | sed 's/^/    /'
 done <"$NEBULA_BUILD_DIR/examples/examples.txt"
+# The wasi:http examples: HTTP handlers, each at its own route /fn/NAME/.
+if [ -f "$NEBULA_BUILD_DIR/examples/http/http-hello.wasm" ]; then
+  while read -r name; do
+    [ -n "$name" ] || continue
+    args=(deploy "$name" --server "$URL" --wasm "$NEBULA_BUILD_DIR/examples/http/$name.wasm")
+    # http-fetch may reach this server itself, for the demonstration.
+    [ "$name" = http-fetch ] && args+=(--allow-outbound "http://$LISTEN")
+    "$NEBULA" "${args[@]}" | head -1 | sed 's/^/    /'
+  done <"$NEBULA_BUILD_DIR/examples/http-examples.txt"
+fi
 
 step "Ready"
 cat <<MSG
     Dashboard:  $URL/
     Try:        curl -d 90 $URL/v1/functions/fibonacci/invoke
                 curl -d 90 '$URL/v1/functions/fibonacci/invoke?runtime=docker'
+                curl -i $URL/fn/http-hello/
+                curl -d '{"a":1}' '$URL/fn/http-echo/any/path?x=1'
                 $NEBULA invoke fibonacci -v <<< 90
                 $NEBULA ls
     Stop:       scripts/up.sh stop

@@ -123,7 +123,8 @@ int main(int argc, char** argv) {
   auto* deploy_cmd = app.add_subcommand("deploy", "Deploy (create or replace) a function");
   add_client_flags(*deploy_cmd, client);
   deploy_cmd->add_option("name", deploy.name, "Function name")->required();
-  deploy_cmd->add_option("--wasm", deploy.wasm_file, "WASI command module (.wasm)")
+  deploy_cmd->add_option("--wasm", deploy.wasm_file,
+                         "WebAssembly module or component (.wasm): a command or an HTTP handler")
       ->check(CLI::ExistingFile);
   deploy_cmd->add_option("--image", deploy.image, "Docker image of the same function");
   deploy_cmd->add_option("--env", deploy.env, "Environment variable KEY=VALUE, repeatable");
@@ -136,6 +137,10 @@ int main(int argc, char** argv) {
   deploy_cmd->add_option("--max-warm", deploy.max_warm, "Docker warm pool: at most (0 = cold)");
   deploy_cmd->add_option("--idle-timeout-s", deploy.idle_timeout_s,
                          "Docker warm pool: stop a container idle this long");
+  deploy_cmd
+      ->add_option("--allow-outbound", deploy.allowed_outbound_hosts,
+                   "Let the wasm guest's outbound HTTP reach SCHEME://HOST[:PORT], repeatable")
+      ->allow_extra_args(false);
 
   nebula::cli::InvokeOptions invoke;
   auto* invoke_cmd = app.add_subcommand(

@@ -91,6 +91,11 @@ int deploy(const ClientOptions& copts, const DeployOptions& o) {
   if (o.max_warm) pool["max_warm"] = *o.max_warm;
   if (o.idle_timeout_s) pool["idle_timeout_s"] = *o.idle_timeout_s;
   if (!pool.empty()) manifest["docker_pool"] = std::move(pool);
+  if (!o.allowed_outbound_hosts.empty()) {
+    json::array hosts;
+    for (const auto& h : o.allowed_outbound_hosts) hosts.emplace_back(h);
+    manifest["allowed_outbound_hosts"] = std::move(hosts);
+  }
 
   auto res = client.request("PUT", "/v1/functions/" + o.name, json::serialize(manifest),
                             "application/json");
@@ -103,8 +108,8 @@ int deploy(const ClientOptions& copts, const DeployOptions& o) {
     std::printf("  wasm %s", std::string(w->at("module").as_string()).substr(0, 19).c_str());
   }
   if (!o.image.empty()) std::printf("  docker %s", o.image.c_str());
-  std::printf("\n  invoke: curl -d '…' %s/v1/functions/%s/invoke\n", copts.server.c_str(),
-              o.name.c_str());
+  std::printf("\n  invoke: curl -d '…' %s/v1/functions/%s/invoke   (or %s/fn/%s/)\n",
+              copts.server.c_str(), o.name.c_str(), copts.server.c_str(), o.name.c_str());
   return 0;
 }
 
@@ -163,13 +168,19 @@ int list(const ClientOptions& copts) {
     std::printf("no functions deployed (nebula deploy NAME --wasm FILE)\n");
     return 0;
   }
-  std::printf("%-22s %-12s %-8s %10s %10s %16s %16s\n", "NAME", "VARIANTS", "DEFAULT", "WASM INV",
-              "DOCKER INV", "WASM P50 START", "DOCKER P50 START");
+  std::printf("%-22s %-12s %-8s %-8s %10s %10s %16s %16s\n", "NAME", "VARIANTS", "KIND",
+              "DEFAULT", "WASM INV", "DOCKER INV", "WASM P50 START", "DOCKER P50 START");
   for (const auto& v : fns) {
     const auto& f = v.as_object();
     const auto& m = f.at("manifest").as_object();
     std::string variants;
-    if (m.contains("wasm")) variants += "wasm";
+    std::string kind = "-";
+    if (m.contains("wasm")) {
+      variants += "wasm";
+      if (const auto* k = m.at("wasm").as_object().if_contains("kind"); k && k->is_string()) {
+        kind = std::string(k->as_string());
+      }
+    }
     if (m.contains("docker")) variants += variants.empty() ? "docker" : "+docker";
     const auto& stats = f.at("stats").as_object();
     const auto& inv = stats.at("invocations").as_object();
@@ -178,8 +189,8 @@ int list(const ClientOptions& copts) {
       const auto& x = p50.at(key);
       return x.is_null() ? std::string("-") : format_us(number(x));
     };
-    std::printf("%-22s %-12s %-8s %10.0f %10.0f %16s %16s\n",
-                std::string(f.at("name").as_string()).c_str(), variants.c_str(),
+    std::printf("%-22s %-12s %-8s %-8s %10.0f %10.0f %16s %16s\n",
+                std::string(f.at("name").as_string()).c_str(), variants.c_str(), kind.c_str(),
                 std::string(m.at("default_runtime").as_string()).c_str(), number(inv.at("wasm")),
                 number(inv.at("docker")), p50_text("wasm").c_str(), p50_text("docker").c_str());
   }

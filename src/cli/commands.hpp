@@ -25,6 +25,7 @@ struct DeployOptions {
   std::optional<std::uint32_t> min_warm;
   std::optional<std::uint32_t> max_warm;
   std::optional<std::uint32_t> idle_timeout_s;
+  std::vector<std::string> allowed_outbound_hosts;
 };
 
 struct InvokeOptions {

@@ -5,6 +5,7 @@
 // difference between runtimes shows up as one failing row.
 
 #include <cstddef>
+#include <ostream>
 #include <string>
 #include <vector>
 
@@ -153,6 +154,11 @@ inline std::vector<ExampleCase> example_cases() {
       bad("text_transform_empty", "text-transform", "", "no input"),
       bad("text_transform_unknown", "text-transform", "shout\nhi", "unknown operation \"shout\""),
   };
+}
+
+// How gtest prints a row in its log: the row's name, not its bytes.
+inline void PrintTo(const ExampleCase& c, std::ostream* os) {
+  *os << c.example << " (" << c.id << ")";
 }
 
 // Test names for INSTANTIATE_TEST_SUITE_P.

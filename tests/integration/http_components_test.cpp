@@ -241,5 +241,29 @@ TEST_F(HttpComponents, ABadAllowListIsRefusedAtDeploy) {
   EXPECT_NE(res.body.find("allowed_outbound_hosts"), std::string::npos) << res.body;
 }
 
+// `nebula serve-one`: one HTTP component on a local port, every path its own.
+TEST(ServeOne, ServesOneComponentAtEveryPath) {
+  TempDir dir;
+  ServerProcess server(dir.path() / "data", {"--allow-outbound", "http://127.0.0.1:9"});
+  server.set_command({"serve-one", std::string(NEBULA_EXAMPLES_DIR) + "/http/http-echo.wasm"});
+  ASSERT_TRUE(server.start()) << server.log();
+  for (const std::string target : {"/", "/v1/functions", "/deep/path?q=1"}) {
+    auto res = server.client().request("POST", target, "body");
+    ASSERT_TRUE(res) << res.error().message;
+    ASSERT_EQ(res->status, 200U) << res->body;
+    auto doc = json::parse(res->body);
+    EXPECT_EQ(doc.at("path"), target.substr(0, target.find('?')).c_str());
+    EXPECT_EQ(doc.at("body"), "body");
+  }
+}
+
+TEST(ServeOne, RefusesAModuleThatIsNotAnHttpHandler) {
+  TempDir dir;
+  ServerProcess server(dir.path() / "data");
+  server.set_command({"serve-one", std::string(NEBULA_EXAMPLES_DIR) + "/hello.wasm"});
+  EXPECT_FALSE(server.start());
+  EXPECT_NE(server.log().find("not an HTTP handler"), std::string::npos) << server.log();
+}
+
 }  // namespace
 }  // namespace nebula::testing

@@ -17,6 +17,10 @@ namespace nebula::testing {
 class ServerProcess {
  public:
   ServerProcess(std::filesystem::path data_dir, std::vector<std::string> extra_args = {});
+
+  // The subcommand and its leading arguments, "serve" by default (e.g.
+  // {"serve-one", "fn.wasm"}); --listen and --data-dir follow.
+  void set_command(std::vector<std::string> command) { command_ = std::move(command); }
   ~ServerProcess();
   ServerProcess(const ServerProcess&) = delete;
   ServerProcess& operator=(const ServerProcess&) = delete;
@@ -38,6 +42,7 @@ class ServerProcess {
  private:
   std::filesystem::path data_dir_;
   std::vector<std::string> extra_args_;
+  std::vector<std::string> command_ = {"serve"};
   std::filesystem::path log_path_;
   std::optional<base::Subprocess> process_;
   std::string url_;

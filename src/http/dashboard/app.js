@@ -400,6 +400,12 @@ function functionRow(fn) {
         el('span', { text: runtime }), isDefault ? el('span', { class: 'visually-hidden', text: ' (default)' }) : null),
     ]);
   }
+  // What the wasm artifact is: a module, a command component or an HTTP handler.
+  const kind = manifest.wasm?.kind;
+  if (kind) {
+    const kinds = { module: 'core module (stdin → stdout)', command: 'wasi:cli/command component', http: 'wasi:http handler' };
+    append(variantCell, [el('span', { class: 'sub-line', dataset: { kind }, title: kinds[kind] || kind, text: `wasm: ${kind}` })]);
+  }
   if (manifest.docker?.image) append(variantCell, [el('span', { class: 'sub-line mono', text: manifest.docker.image })]);
   if (!variantCell.childNodes.length) variantCell.append(el('span', { class: 'muted', text: '–' }));
 
