@@ -69,7 +69,7 @@ int main(int argc, char** argv) {
   // run
   nebula::cli::RunOptions run;
   auto* run_cmd = app.add_subcommand(
-      "run", "Run a WASI command module once, locally, with this terminal's stdin/stdout/stderr");
+      "run", "Run a WASI command (module or component) once, locally, with this terminal's stdin/stdout/stderr");
   // Options may come before or after the module; everything after `--`
   // (and any further positional) goes to the guest. Each --env and --dir
   // takes exactly one value, so that a repeated option never swallows the
