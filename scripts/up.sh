@@ -59,6 +59,14 @@ while read -r name; do
   fi
   "$NEBULA" "${args[@]}" | head -1 | sed 's/^/    /'
 done <"$NEBULA_BUILD_DIR/examples/examples.txt"
+# The same programs as WASI 0.2 command components, next to their modules.
+if [ -f "$NEBULA_BUILD_DIR/examples/components/hello.wasm" ]; then
+  while read -r name; do
+    [ -n "$name" ] || continue
+    "$NEBULA" deploy "$name-component" --server "$URL" \
+      --wasm "$NEBULA_BUILD_DIR/examples/components/$name.wasm" | head -1 | sed 's/^/    /'
+  done <"$NEBULA_BUILD_DIR/examples/examples.txt"
+fi
 # The wasi:http examples: HTTP handlers, each at its own route /fn/NAME/.
 if [ -f "$NEBULA_BUILD_DIR/examples/http/http-hello.wasm" ]; then
   while read -r name; do

@@ -130,6 +130,12 @@ int invoke(const ClientOptions& copts, const InvokeOptions& o) {
     std::fflush(stdout);
   }
   if (o.verbose || res->status != 200) {
+    // An answer without a final newline would run into the summary on a
+    // terminal.
+    if (res->status == 200 && !res->body.empty() && res->body.back() != '\n' &&
+        ::isatty(STDOUT_FILENO) != 0 && ::isatty(STDERR_FILENO) != 0) {
+      std::fputc('\n', stderr);
+    }
     auto timing = res->header("server-timing");
     std::fprintf(stderr,
                  "invocation %s  runtime %s  cold %s  status %u\n"
