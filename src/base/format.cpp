@@ -49,4 +49,14 @@ std::string format_bytes(double bytes) {
   return buf;
 }
 
+std::string pad(std::string_view text, std::size_t width, bool align_right) {
+  std::size_t chars = 0;
+  for (char c : text) {
+    // Every byte but a UTF-8 continuation byte (10xxxxxx) starts a character.
+    if ((static_cast<unsigned char>(c) & 0xC0U) != 0x80U) ++chars;
+  }
+  const std::string fill(width > chars ? width - chars : 0, ' ');
+  return align_right ? fill + std::string(text) : std::string(text) + fill;
+}
+
 }  // namespace nebula::base

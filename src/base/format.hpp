@@ -4,7 +4,9 @@
 // prints one goes through these, so the same figure reads the same way in
 // `nebula ls`, `nebula logs`, `nebula run --timings` and the bench report.
 
+#include <cstddef>
 #include <string>
+#include <string_view>
 
 namespace nebula::base {
 
@@ -18,5 +20,10 @@ namespace nebula::base {
 // Bytes in binary units: "512 B", "1.5 KiB", "24.0 MiB", "2.0 GiB",
 // "1.2 TiB". Negative values keep their sign; not finite is "–".
 [[nodiscard]] std::string format_bytes(double bytes);
+
+// `text` padded with spaces to `width` characters for a table column, on the
+// right (`align_right` false) or the left. Counts UTF-8 characters, not
+// bytes, so that "850 µs" lines up with "1.25 ms". Longer text is kept whole.
+[[nodiscard]] std::string pad(std::string_view text, std::size_t width, bool align_right = false);
 
 }  // namespace nebula::base

@@ -1,9 +1,12 @@
 #include "cli/commands.hpp"
 
+#include <algorithm>
+#include <cmath>
 #include <cstdio>
 #include <iostream>
 #include <iterator>
 #include <sstream>
+#include <string_view>
 #include <unistd.h>
 
 #include <boost/json.hpp>
@@ -19,6 +22,7 @@ namespace {
 namespace json = boost::json;
 using base::format_bytes;
 using base::format_us;
+using base::pad;
 using http::Client;
 using http::ClientResponse;
 using http::problem_detail;
@@ -174,8 +178,22 @@ int list(const ClientOptions& copts) {
     std::printf("no functions deployed (nebula deploy NAME --wasm FILE)\n");
     return 0;
   }
-  std::printf("%-22s %-12s %-8s %-8s %10s %10s %16s %16s\n", "NAME", "VARIANTS", "KIND",
-              "DEFAULT", "WASM INV", "DOCKER INV", "WASM P50 START", "DOCKER P50 START");
+  // The name column as wide as the longest name.
+  std::size_t name_width = 4;
+  for (const auto& v : fns) {
+    name_width = std::max(name_width, v.as_object().at("name").as_string().size());
+  }
+  auto row = [&](std::string_view name, std::string_view variants, std::string_view kind,
+                 std::string_view runtime, std::string_view wasm_inv, std::string_view docker_inv,
+                 std::string_view wasm_p50, std::string_view docker_p50) {
+    std::printf("%s %s %s %s %s %s %s %s\n", pad(name, name_width, false).c_str(),
+                pad(variants, 11, false).c_str(), pad(kind, 7, false).c_str(),
+                pad(runtime, 7, false).c_str(), pad(wasm_inv, 10, true).c_str(),
+                pad(docker_inv, 10, true).c_str(), pad(wasm_p50, 16, true).c_str(),
+                pad(docker_p50, 16, true).c_str());
+  };
+  row("NAME", "VARIANTS", "KIND", "DEFAULT", "WASM INV", "DOCKER INV", "WASM P50 START",
+      "DOCKER P50 START");
   for (const auto& v : fns) {
     const auto& f = v.as_object();
     const auto& m = f.at("manifest").as_object();
@@ -195,10 +213,9 @@ int list(const ClientOptions& copts) {
       const auto& x = p50.at(key);
       return x.is_null() ? std::string("-") : format_us(number(x));
     };
-    std::printf("%-22s %-12s %-8s %-8s %10.0f %10.0f %16s %16s\n",
-                std::string(f.at("name").as_string()).c_str(), variants.c_str(), kind.c_str(),
-                std::string(m.at("default_runtime").as_string()).c_str(), number(inv.at("wasm")),
-                number(inv.at("docker")), p50_text("wasm").c_str(), p50_text("docker").c_str());
+    auto count = [](const boost::json::value& x) { return std::to_string(std::llround(number(x))); };
+    row(f.at("name").as_string(), variants, kind, m.at("default_runtime").as_string(),
+        count(inv.at("wasm")), count(inv.at("docker")), p50_text("wasm"), p50_text("docker"));
   }
   return 0;
 }
@@ -226,20 +243,26 @@ int logs(const ClientOptions& copts, const LogsOptions& o) {
     std::printf("no invocations of %s yet\n", o.name.c_str());
     return 0;
   }
-  std::printf("%-26s %-7s %-8s %4s %-5s %10s %10s %10s %10s %10s\n", "ID", "RUNTIME", "OUTCOME",
-              "EXIT", "COLD", "STARTUP", "EXEC", "TOTAL", "CPU", "MEMORY");
+  auto row = [](std::string_view id, std::string_view runtime, std::string_view outcome,
+                std::string_view exit_code, std::string_view cold, std::string_view startup,
+                std::string_view exec, std::string_view total, std::string_view cpu,
+                std::string_view memory) {
+    std::printf("%s %s %s %s %s %s %s %s %s %s\n", pad(id, 26).c_str(), pad(runtime, 7).c_str(),
+                pad(outcome, 8).c_str(), pad(exit_code, 4, true).c_str(), pad(cold, 5).c_str(),
+                pad(startup, 10, true).c_str(), pad(exec, 10, true).c_str(),
+                pad(total, 10, true).c_str(), pad(cpu, 10, true).c_str(),
+                pad(memory, 10, true).c_str());
+  };
+  row("ID", "RUNTIME", "OUTCOME", "EXIT", "COLD", "STARTUP", "EXEC", "TOTAL", "CPU", "MEMORY");
   for (const auto& v : items) {
     const auto& r = v.as_object();
-    std::printf(
-        "%-26s %-7s %-8s %4.0f %-5s %10s %10s %10s %10s %10s\n",
-        std::string(r.at("id").as_string()).c_str(),
-        std::string(r.at("runtime").as_string()).c_str(),
-        std::string(r.at("outcome").as_string()).c_str(), number(r.at("exit_code")),
-        r.at("cold").as_bool() ? "yes" : "no", format_us(number(r.at("startup_us"))).c_str(),
-        format_us(number(r.at("exec_us"))).c_str(), format_us(number(r.at("total_us"))).c_str(),
-        r.at("cpu_us").is_null() ? "-" : format_us(number(r.at("cpu_us"))).c_str(),
-        r.at("max_memory_bytes").is_null() ? "-"
-                                           : format_bytes(number(r.at("max_memory_bytes"))).c_str());
+    const auto& exit_code = r.at("exit_code");
+    row(r.at("id").as_string(), r.at("runtime").as_string(), r.at("outcome").as_string(),
+        exit_code.is_null() ? "-" : std::to_string(std::llround(number(exit_code))),
+        r.at("cold").as_bool() ? "yes" : "no", format_us(number(r.at("startup_us"))),
+        format_us(number(r.at("exec_us"))), format_us(number(r.at("total_us"))),
+        r.at("cpu_us").is_null() ? "-" : format_us(number(r.at("cpu_us"))),
+        r.at("max_memory_bytes").is_null() ? "-" : format_bytes(number(r.at("max_memory_bytes"))));
   }
   return 0;
 }
