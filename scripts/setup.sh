@@ -1,8 +1,10 @@
 #!/usr/bin/env bash
 # Sets up everything Nebula needs on a fresh Debian 12 machine, idempotently:
 # system packages, a Python venv with Schemathesis (for the API test), the
-# wasmtime C API (cargo, cached in ~/.cache/nebula), Nebula itself and the
-# examples, and a running Docker engine with the example images. Safe to run
+# wasmtime C API (cargo, cached in ~/.cache/nebula), the toolchains of the
+# function languages (scripts/toolchains/), Nebula itself and the examples,
+# and a running Docker engine with the example images and the base images
+# of the interpreted languages (scripts/base-images/). Safe to run
 # again: every step skips work already done.
 #
 #   scripts/setup.sh            # all of the above
@@ -56,10 +58,20 @@ if ! command -v cargo >/dev/null; then
   die "cargo not found: install Rust (rustup) ≥ 1.95, then run this again"
 fi
 note "$(cargo --version)"
+# wasmtime's crates, fetched now: the WASI WIT files the language
+# toolchains build against come from them (scripts/toolchains/wit.sh).
+cargo fetch --quiet --manifest-path wasmtime-capi/Cargo.toml
 
 step "WebAssembly component tools (wasm-tools, wit-bindgen, WASI adapters)"
 t=$(now)
 scripts/component-tools.sh
+note "ready in $(( $(now) - t )) s"
+
+step "Language toolchains (Rust, Go, Python, JavaScript; cached in ~/.cache/nebula)"
+t=$(now)
+for lang in wit rust go python js; do
+  scripts/toolchains/$lang.sh
+done
 note "ready in $(( $(now) - t )) s"
 
 step "Build Nebula (${NEBULA_PRESET}) — the first build compiles wasmtime (~20 min on 2 cores)"
@@ -74,6 +86,15 @@ if [ -z "${NEBULA_NO_DOCKER:-}" ]; then
   step "Example images (nebula-fn-*:latest, FROM scratch)"
   t=$(now)
   cmake --build --preset "$NEBULA_PRESET" --target example_images
+  note "images built in $(( $(now) - t )) s"
+  step "Base images for interpreted languages (nebula-base-python, nebula-base-node)"
+  t=$(now)
+  scripts/base-images/python.sh
+  scripts/base-images/node.sh
+  note "ready in $(( $(now) - t )) s"
+  step "Language example images (nebula-fn-<language>-<example>:latest)"
+  t=$(now)
+  cmake --build --preset "$NEBULA_PRESET" --target lang_example_images
   note "images built in $(( $(now) - t )) s"
 fi
 

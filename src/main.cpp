@@ -3,12 +3,13 @@
 // --token of the client commands, may also come from a NEBULA_* variable.
 #include <CLI/CLI.hpp>
 
-#include "bench/runner.hpp"
-#include "core/version.hpp"
 #include "base/files.hpp"
+#include "bench/runner.hpp"
 #include "cli/commands.hpp"
+#include "cli/project.hpp"
 #include "cli/run.hpp"
 #include "cli/serve.hpp"
+#include "core/version.hpp"
 
 namespace {
 
@@ -68,8 +69,9 @@ int main(int argc, char** argv) {
 
   // run
   nebula::cli::RunOptions run;
-  auto* run_cmd = app.add_subcommand(
-      "run", "Run a WASI command (module or component) once, locally, with this terminal's stdin/stdout/stderr");
+  auto* run_cmd = app.add_subcommand("run",
+                                     "Run a WASI command (module or component) once, locally, with "
+                                     "this terminal's stdin/stdout/stderr");
   // Options may come before or after the module; everything after `--`
   // (and any further positional) goes to the guest. Each --env and --dir
   // takes exactly one value, so that a repeated option never swallows the
@@ -96,7 +98,8 @@ int main(int argc, char** argv) {
   // serve-one
   nebula::cli::ServeOneOptions serve_one;
   auto* serve_one_cmd = app.add_subcommand(
-      "serve-one", "Serve one HTTP component (wasi:http/proxy) on a local port, every path its own");
+      "serve-one",
+      "Serve one HTTP component (wasi:http/proxy) on a local port, every path its own");
   serve_one_cmd->add_option("module", serve_one.module_path, "Path to the component (.wasm)")
       ->required()
       ->check(CLI::ExistingFile);
@@ -122,9 +125,17 @@ int main(int argc, char** argv) {
   nebula::cli::DeployOptions deploy;
   auto* deploy_cmd = app.add_subcommand("deploy", "Deploy (create or replace) a function");
   add_client_flags(*deploy_cmd, client);
-  deploy_cmd->add_option("name", deploy.name, "Function name")->required();
-  deploy_cmd->add_option("--wasm", deploy.wasm_file,
-                         "WebAssembly module or component (.wasm): a command or an HTTP handler")
+  deploy_cmd->add_option("name", deploy.name,
+                         "Function name; without it, the function project in --project");
+  std::string deploy_project_dir = ".";
+  bool deploy_no_docker = false;
+  deploy_cmd->add_option("--project", deploy_project_dir, "Project folder (with nebula.toml)")
+      ->capture_default_str();
+  deploy_cmd->add_flag("--no-docker", deploy_no_docker,
+                       "Project deploys: the wasm variant only, even if it has a Docker image");
+  deploy_cmd
+      ->add_option("--wasm", deploy.wasm_file,
+                   "WebAssembly module or component (.wasm): a command or an HTTP handler")
       ->check(CLI::ExistingFile);
   deploy_cmd->add_option("--image", deploy.image, "Docker image of the same function");
   deploy_cmd->add_option("--env", deploy.env, "Environment variable KEY=VALUE, repeatable");
@@ -141,6 +152,25 @@ int main(int argc, char** argv) {
       ->add_option("--allow-outbound", deploy.allowed_outbound_hosts,
                    "Let the wasm guest's outbound HTTP reach SCHEME://HOST[:PORT], repeatable")
       ->allow_extra_args(false);
+
+  nebula::cli::NewOptions new_options;
+  auto* new_cmd = app.add_subcommand("new", "Write a function project from a template");
+  new_cmd->add_option("name", new_options.name, "Function name")->required();
+  new_cmd->add_option("--lang", new_options.language, "c, cpp, rust, go, python or js")
+      ->required()
+      ->check(CLI::IsMember({"c", "cpp", "rust", "go", "python", "js"}));
+  new_cmd->add_flag("--http", new_options.http,
+                    "A wasi:http handler (the request itself) instead of stdin -> stdout");
+  new_cmd->add_option("--dir", new_options.dir, "Folder to create (default: ./NAME)");
+
+  nebula::cli::BuildOptions build_options;
+  auto* build_cmd =
+      app.add_subcommand("build", "Build a function project: its wasm artifact and Docker image");
+  build_cmd->add_option("dir", build_options.dir, "Project folder (with nebula.toml)")
+      ->capture_default_str();
+  auto* wasm_only = build_cmd->add_flag("--wasm-only", build_options.wasm_only, "Only the wasm");
+  build_cmd->add_flag("--docker-only", build_options.docker_only, "Only the Docker image")
+      ->excludes(wasm_only);
 
   nebula::cli::InvokeOptions invoke;
   auto* invoke_cmd = app.add_subcommand(
@@ -219,7 +249,14 @@ int main(int argc, char** argv) {
     }
     return nebula::cli::serve_one(serve_one);
   }
-  if (deploy_cmd->parsed()) return nebula::cli::deploy(client, deploy);
+  if (deploy_cmd->parsed()) {
+    if (deploy.name.empty()) {
+      return nebula::cli::deploy_project(client, deploy_project_dir, deploy, deploy_no_docker);
+    }
+    return nebula::cli::deploy(client, deploy);
+  }
+  if (new_cmd->parsed()) return nebula::cli::new_project(new_options);
+  if (build_cmd->parsed()) return nebula::cli::build_project(build_options);
   if (invoke_cmd->parsed()) return nebula::cli::invoke(client, invoke);
   if (ls_cmd->parsed()) return nebula::cli::list(client);
   if (rm_cmd->parsed()) return nebula::cli::remove(client, rm_name);

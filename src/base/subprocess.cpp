@@ -51,7 +51,7 @@ class Fd {
 
 // What the child tells the parent through the error pipe when it cannot
 // exec; nothing comes through when exec succeeds (the pipe is close-on-exec).
-enum class Stage : int { kStdio, kProcessGroup, kParentGone, kExec };
+enum class Stage : int { kStdio, kProcessGroup, kParentGone, kDirectory, kExec };
 struct ChildFailure {
   Stage stage;
   int error;
@@ -69,6 +69,7 @@ struct ChildPlan {
   bool new_process_group = false;
   int parent_death_signal = 0;
   pid_t parent = 0;
+  const char* cwd = nullptr;  // nullptr: the parent's
   int report_fd = -1;
 };
 
@@ -118,6 +119,9 @@ struct ChildPlan {
   }
   if (plan.stderr_to_stdout && ::dup2(STDOUT_FILENO, STDERR_FILENO) < 0) {
     fail_in_child(plan.report_fd, Stage::kStdio);
+  }
+  if (plan.cwd != nullptr && ::chdir(plan.cwd) != 0) {
+    fail_in_child(plan.report_fd, Stage::kDirectory);
   }
   ::execve(plan.program, plan.argv, plan.envp);
   fail_in_child(plan.report_fd, Stage::kExec);
@@ -311,6 +315,8 @@ Result<Subprocess> Subprocess::start(const std::vector<std::string>& argv,
   plan.new_process_group = options.new_process_group;
   plan.parent_death_signal = options.parent_death_signal.value_or(0);
   plan.parent = ::getpid();
+  const std::string cwd = options.cwd.string();
+  plan.cwd = cwd.empty() ? nullptr : cwd.c_str();
   plan.report_fd = report_write.get();
 
   // No signal handler of ours may run in the child before its reset.
@@ -354,6 +360,9 @@ Result<Subprocess> Subprocess::start(const std::vector<std::string>& argv,
           "cannot run " + argv[0] + ": setting up its stdin/stdout/stderr: " + reason);
     case Stage::kProcessGroup:
       return make_error(ErrorKind::kInternal, "cannot run " + argv[0] + ": setpgid: " + reason);
+    case Stage::kDirectory:
+      return make_error(failure.error == ENOENT ? ErrorKind::kNotFound : ErrorKind::kInternal,
+                        "cannot run " + argv[0] + " in " + cwd + ": " + reason);
     case Stage::kParentGone:
       return make_error(ErrorKind::kUnavailable,
                         "cannot run " + argv[0] + ": its parent ended while it started");

@@ -72,6 +72,9 @@ struct SpawnOptions {
   // behind. It is tied to the starting thread, so start long-lived
   // children from a thread that lives as long as they should.
   std::optional<int> parent_death_signal;
+  // The child's working directory; empty: the parent's. One that cannot
+  // be entered is an error of start() naming it.
+  std::filesystem::path cwd;
 };
 
 // A started program; exactly one owner, which waits for it. Move-only. The

@@ -309,5 +309,29 @@ TEST(Subprocess, ParentDeathSignalFollowsTheStartingThread) {
   EXPECT_EQ(*status, 137);
 }
 
+TEST(Subprocess, RunsInTheGivenWorkingDirectory) {
+  auto dir = TempDir::create("nebula-cwd-");
+  ASSERT_TRUE(dir);
+  SpawnOptions options;
+  options.cwd = dir->path();
+  options.out = Stdio::pipe();
+  auto child = Subprocess::start({"/bin/pwd"}, options);
+  ASSERT_TRUE(child) << child.error().message;
+  auto output = child->communicate("", Clock::now() + std::chrono::seconds(10));
+  EXPECT_EQ(child->wait(), 0);
+  EXPECT_EQ(output.out, fs::canonical(dir->path()).string() + "\n");
+}
+
+TEST(Subprocess, AWorkingDirectoryThatIsMissingIsAnErrorNamingIt) {
+  SpawnOptions options;
+  options.cwd = "/nonexistent/nebula-cwd";
+  auto child = Subprocess::start({"/bin/true"}, options);
+  ASSERT_FALSE(child);
+  EXPECT_EQ(child.error().kind, ErrorKind::kNotFound);
+  EXPECT_NE(child.error().message.find("/nonexistent/nebula-cwd"), std::string::npos)
+      << child.error().message;
+  EXPECT_TRUE(no_children());
+}
+
 }  // namespace
 }  // namespace nebula::base

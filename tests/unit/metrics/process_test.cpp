@@ -1,6 +1,7 @@
 #include "metrics/process.hpp"
 
 #include <chrono>
+#include <ctime>
 #include <vector>
 
 #include <gtest/gtest.h>
@@ -8,11 +9,17 @@
 namespace nebula::metrics {
 namespace {
 
-// Spins the CPU for about `ms` of wall time.
+// Burns `ms` of this thread's CPU time (not wall time: on a busy machine a
+// wall-clock spin may get almost none).
 std::uint64_t burn(int ms) {
-  const auto until = std::chrono::steady_clock::now() + std::chrono::milliseconds(ms);
+  auto cpu_now = [] {
+    timespec ts{};
+    clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
+    return std::chrono::seconds(ts.tv_sec) + std::chrono::nanoseconds(ts.tv_nsec);
+  };
+  const auto until = cpu_now() + std::chrono::milliseconds(ms);
   volatile std::uint64_t x = 0;
-  while (std::chrono::steady_clock::now() < until) x = x + 1;
+  while (cpu_now() < until) x = x + 1;
   return x;
 }
 
