@@ -21,7 +21,9 @@
 # client, deprecated, which drags in Kerberos).
 #
 # Idempotent: the image is labelled with a hash of this script and the
-# Python package's version, and not built again while both are unchanged.
+# versions of the Debian packages it copies the most from (CPython, its
+# standard library, glibc, OpenSSL), and not built again while they are
+# unchanged.
 # Needs a running Docker engine (scripts/ensure-docker.sh starts one).
 set -euo pipefail
 source "$(dirname "$0")/../lib.sh"
@@ -37,7 +39,8 @@ if [ ! -x "/usr/bin/$py" ] || [ ! -f "/usr/lib/$py/json/__init__.py" ]; then
     { $SUDO apt-get update -q && $SUDO apt-get install -y -q --no-install-recommends "$py"; }
 fi
 version="$(dpkg-query -W -f='${Version}' "$pkg")"
-recipe="$( (cat "${BASH_SOURCE[0]}"; echo "$pkg $version") | sha256sum | cut -c1-16)"
+recipe="$( (cat "${BASH_SOURCE[0]}"
+  dpkg-query -W "$pkg" "lib$py-stdlib" libc6 libssl3 2>/dev/null) | sha256sum | cut -c1-16)"
 
 docker info >/dev/null 2>&1 || die "no Docker engine answers: run scripts/ensure-docker.sh first"
 if [ "$(docker image inspect "$image" --format '{{index .Config.Labels "nebula.recipe"}}' 2>/dev/null)" = "$recipe" ]; then

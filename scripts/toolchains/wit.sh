@@ -57,10 +57,13 @@ fi
 [ -n "$src" ] && [ -f "$src/wit/deps/http.wit" ] ||
   die "the wasmtime-wasi-http crate's WIT files were not found (cargo metadata --offline on $manifest): build Nebula first (scripts/setup.sh), which fetches wasmtime's crates"
 
-rm -rf "$wit.tmp"
-mkdir -p "$wit.tmp"
-cp -r "$src/wit/." "$wit.tmp/"
+# Copied aside and renamed into place, so that a build never sees half a
+# copy; a parallel run that got there first wins.
+mkdir -p "$cache"
+tmp="$(mktemp -d "$cache/wit.tmp.XXXXXX")"
+cp -r "$src/wit/." "$tmp/"
 rm -rf "$wit"
-mv "$wit.tmp" "$wit"
+mv -T "$tmp" "$wit" 2>/dev/null || rm -rf "$tmp"
+[ -f "$wit/deps/http.wit" ] || die "could not copy the WIT files to $wit"
 echo "$stamp" >"$cache/wit.stamp"
 note "WASI WIT copied from $src to $wit ($(sed -n 's/^package wasi:http@\(.*\);/\1/p' "$wit/deps/http.wit"))"

@@ -54,8 +54,10 @@ def nesting(body: bytes) -> int:
 
 
 def parse(body: bytes) -> dict:
+    if body.startswith(b"\xef\xbb\xbf"):
+        raise BadInput("the input starts with a byte order mark")
     try:
-        text = body.decode("utf-8")  # strictly: no byte order mark, no UTF-16
+        text = body.decode("utf-8")  # strictly: no UTF-16 or UTF-32
     except UnicodeDecodeError:
         raise BadInput("the input is not UTF-8 text")
     if nesting(body) > MAX_DEPTH:
