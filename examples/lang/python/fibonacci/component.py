@@ -2,10 +2,12 @@
 wasi:cli/run, which calls the function's main() and reports its exit code
 with wasi:cli/exit's exit-with-code (WASI 0.2.12), so that 2 stays 2.
 
-An uncaught exception is left alone: componentize-py prints its traceback
-on stderr and the run fails (a non-zero exit).
+sys.exit() and an uncaught exception end the run as they end `python3
+function.py` in the container: sys.exit(n) exits with n, an exception
+prints its traceback on stderr and exits with 1.
 """
 import sys
+import traceback
 
 from wit_world import exports
 from wit_world.imports import exit as wasi_exit
@@ -17,11 +19,14 @@ class Run(exports.Run):
     def run(self) -> None:
         try:
             code = function.main()
-        except SystemExit as stop:  # sys.exit() inside the function
+        except SystemExit as stop:
             code = stop.code
             if code is not None and not isinstance(code, int):
                 print(code, file=sys.stderr)
                 code = 1
+        except BaseException:
+            traceback.print_exc()
+            code = 1
         sys.stdout.flush()
         sys.stderr.flush()
         if code is not None and code & 0xFF:  # as a process's exit status
