@@ -78,6 +78,19 @@ if [ -f "$NEBULA_BUILD_DIR/examples/http/http-hello.wasm" ]; then
   done <"$NEBULA_BUILD_DIR/examples/http-examples.txt"
 fi
 
+# The function projects of every language (examples/lang/), deployed the
+# way a user deploys a project: nebula deploy in its built folder.
+if [ -s "$NEBULA_BUILD_DIR/examples/lang-examples.txt" ]; then
+  while read -r name _lang _example _kind artifact image; do
+    [ -n "$name" ] || continue
+    args=(deploy --server "$URL" --project "$(dirname "$(dirname "$artifact")")")
+    if [ "$image" = - ] || [ "$docker_ok" != 1 ] || ! docker image inspect "$image" >/dev/null 2>&1; then
+      args+=(--no-docker)
+    fi
+    "$NEBULA" "${args[@]}" | head -1 | sed 's/^/    /'
+  done <"$NEBULA_BUILD_DIR/examples/lang-examples.txt"
+fi
+
 step "Ready"
 cat <<MSG
     Dashboard:  $URL/
@@ -85,6 +98,8 @@ cat <<MSG
                 curl -d 90 '$URL/v1/functions/fibonacci/invoke?runtime=docker'
                 curl -i $URL/fn/http-hello/
                 curl -d '{"a":1}' '$URL/fn/http-echo/any/path?x=1'
+                curl -d '{"items":[{"qty":2,"price_cents":150}]}' $URL/v1/functions/python-json-transform/invoke
+                curl -i $URL/fn/js-http-hello/
                 $NEBULA invoke fibonacci -v <<< 90
                 $NEBULA ls
     Stop:       scripts/up.sh stop

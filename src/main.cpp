@@ -213,6 +213,8 @@ int main(int argc, char** argv) {
       ->add_option("--functions", bench.functions,
                    "Examples to run, comma-separated, or 'all' (default: a quick subset)")
       ->delimiter(',');
+  bench_cmd->add_flag("--languages", bench.languages,
+                      "hello and json-transform in every language built, with artifact sizes");
   bench_cmd->add_option("--inputs", bench.inputs,
                         "Inputs name=input, comma-separated; \\n is a newline, \\, a comma");
   bench_cmd->add_option("--server", bench.server,

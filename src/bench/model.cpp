@@ -435,6 +435,10 @@ json::value to_json(const Run& run, const Summary& summary) {
         {"reference_output",
          fn.reference_output ? json::value(*fn.reference_output) : json::value(nullptr)},
         {"reference_error", fn.reference_error},
+        {"language", fn.language},
+        {"example", fn.example},
+        {"wasm_bytes", fn.wasm_bytes ? json::value(*fn.wasm_bytes) : json::value(nullptr)},
+        {"image_bytes", fn.image_bytes ? json::value(*fn.image_bytes) : json::value(nullptr)},
         {"cells", std::move(cells)},
         {"ratios", std::move(ratios_by_runtime)},
     });

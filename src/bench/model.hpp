@@ -152,6 +152,13 @@ struct CellSummary {
 struct FunctionRun {
   std::string name;
   std::string input;
+  // --languages: the project's language and example, and the sizes of what
+  // each runtime loads (the wasm artifact; the image as the engine reports
+  // it, base image layers included).
+  std::string language;
+  std::string example;
+  std::optional<std::uint64_t> wasm_bytes;
+  std::optional<std::uint64_t> image_bytes;
   std::optional<std::string> reference_output;  // wasm's answer; outputs are compared to it
   std::string reference_error;                  // why there is no reference
   std::vector<Cell> cells;                      // in kAllRuntimes order, measured ones only

@@ -1,5 +1,6 @@
 #include "bench/report.hpp"
 
+#include <algorithm>
 #include <cmath>
 #include <cstdio>
 #include <sstream>
@@ -112,6 +113,70 @@ std::string render_headline(const Run& run, const Summary& summary) {
   return out.str();
 }
 
+namespace {
+
+std::string size_text(const std::optional<std::uint64_t>& bytes) {
+  return bytes ? format_bytes(static_cast<double>(*bytes)) : "–";
+}
+
+// --languages: what each language's function costs on each runtime, size
+// first (what a node must store and load), then start-up and total.
+void render_languages(std::ostringstream& md, const Run& run, const Summary& summary) {
+  const bool any = std::any_of(run.functions.begin(), run.functions.end(),
+                               [](const FunctionRun& f) { return !f.language.empty(); });
+  if (!any) return;
+  const bool docker = measured(run, Runtime::kDockerCold);
+  md << "## Languages\n\n"
+        "Each language's function on each runtime: the size of what the runtime loads (the "
+        "wasm module or component; the Docker image as the engine reports it, base image "
+        "included), then start-up and total from the server's records, CPU per call and peak "
+        "memory (p50).\n\n"
+        "| function | wasm | image | image / wasm | start-up p50 / p99: wasm | docker cold | "
+        "cold / wasm | total p50: wasm | docker cold | docker warm | CPU / call: wasm | "
+        "docker cold | memory p50: wasm | docker cold |\n"
+        "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|\n";
+  for (std::size_t i = 0; i < run.functions.size(); ++i) {
+    const FunctionRun& f = run.functions[i];
+    if (f.language.empty()) continue;
+    const auto& cells = summary.cells[i];
+    auto cell = [&cells](Runtime r) -> const CellSummary* {
+      auto it = cells.find(r);
+      return it == cells.end() ? nullptr : &it->second;
+    };
+    const CellSummary* w = cell(Runtime::kWasm);
+    const CellSummary* c = docker ? cell(Runtime::kDockerCold) : nullptr;
+    const CellSummary* h = docker ? cell(Runtime::kDockerWarm) : nullptr;
+    auto p50_p99 = [](const CellSummary* s) {
+      return s == nullptr ? std::string("–")
+                          : format_us(s->startup_us.p50) + " / " + format_us(s->startup_us.p99);
+    };
+    auto total = [](const CellSummary* s) {
+      return s == nullptr ? std::string("–") : format_us(s->total_us.p50);
+    };
+    auto cpu = [](const CellSummary* s) {
+      return s == nullptr ? std::string("–") : mean_us(s->cpu_us);
+    };
+    auto memory = [](const CellSummary* s) {
+      return s == nullptr ? std::string("–") : p50_bytes(s->max_memory_bytes);
+    };
+    std::optional<double> size_ratio;
+    if (f.wasm_bytes && f.image_bytes && *f.wasm_bytes > 0) {
+      size_ratio = static_cast<double>(*f.image_bytes) / static_cast<double>(*f.wasm_bytes);
+    }
+    std::optional<double> startup_ratio;
+    if (w != nullptr && c != nullptr && w->startup_us.p50 > 0) {
+      startup_ratio = c->startup_us.p50 / w->startup_us.p50;
+    }
+    md << "| " << f.name << " | " << size_text(f.wasm_bytes) << " | " << size_text(f.image_bytes)
+       << " | " << format_ratio(size_ratio) << " | " << p50_p99(w) << " | " << p50_p99(c) << " | "
+       << format_ratio(startup_ratio) << " | " << total(w) << " | " << total(c) << " | " << total(h)
+       << " | " << cpu(w) << " | " << cpu(c) << " | " << memory(w) << " | " << memory(c) << " |\n";
+  }
+  md << "\n";
+}
+
+}  // namespace
+
 std::string render_report(const Run& run, const Summary& summary, const Charts& charts) {
   std::ostringstream md;
   const MachineInfo& m = run.machine;
@@ -164,6 +229,8 @@ std::string render_report(const Run& run, const Summary& summary, const Charts& 
        << (m.energy_available ? energy_text(s.energy_uj_per_call) : "unavailable") << " |\n";
   }
   md << "\n";
+
+  render_languages(md, run, summary);
 
   md << "## Machine\n\n";
   md << "- CPU: " << m.cpu_model << ", " << m.logical_cpus << " logical CPUs"

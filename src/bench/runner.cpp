@@ -136,13 +136,73 @@ Result<std::map<std::string, std::string>> parse_inputs(const std::vector<std::s
 struct Plan {
   std::string name;
   std::string input;
+  std::string language;  // --languages only
+  std::string example;
   fs::path module;
   std::string function;       // deployed name: wasm and docker cold
   std::string warm_function;  // deployed name: docker warm pool
 };
 
+// The order every language example gets: the same document in each.
+constexpr std::string_view kLanguageInputs[][2] = {
+    {"hello", "Nebula"},
+    {"json-transform", R"({"customer":"Ada","items":[{"sku":"a1","qty":2,"price_cents":150},)"
+                       R"({"sku":"b2","qty":1,"price_cents":99}]})"},
+};
+
+// --languages: every command project of lang-examples.txt (examples/lang/
+// CMakeLists.txt writes it: "<function> <language> <example> <kind>
+// <artifact> <image|->") whose example has an input above.
+Result<std::vector<Plan>> make_language_plans(const fs::path& examples_dir,
+                                              const std::string& name_prefix) {
+  const fs::path list = examples_dir / "lang-examples.txt";
+  std::istringstream lines(base::read_file(list).value_or(""));
+  std::vector<Plan> plans;
+  for (std::string line; std::getline(lines, line);) {
+    std::istringstream fields(line);
+    std::string function, language, example, kind, artifact, image;
+    if (!(fields >> function >> language >> example >> kind >> artifact >> image)) continue;
+    if (kind != "command") continue;
+    const auto* input = std::find_if(std::begin(kLanguageInputs), std::end(kLanguageInputs),
+                                     [&example](const auto& e) { return e[0] == example; });
+    if (input == std::end(kLanguageInputs)) continue;
+    Plan p;
+    p.name = function;
+    p.language = language;
+    p.example = example;
+    p.input = std::string((*input)[1]);
+    p.module = artifact;
+    std::error_code ec;
+    if (!fs::is_regular_file(p.module, ec)) {
+      return make_error(ErrorKind::kNotFound, "no " + p.module.string() +
+                                                  ": build the language examples with cmake "
+                                                  "--build --preset release");
+    }
+    p.function = name_prefix + function;
+    p.warm_function = name_prefix + function + "-warm";
+    plans.push_back(std::move(p));
+  }
+  if (plans.empty()) {
+    return make_error(ErrorKind::kNotFound,
+                      "no language examples listed in " + list.string() +
+                          " (scripts/setup.sh installs the toolchains; then cmake --build "
+                          "--preset release)");
+  }
+  // Languages side by side: hello of every language, then json-transform.
+  std::stable_sort(plans.begin(), plans.end(),
+                   [](const Plan& a, const Plan& b) { return a.example > b.example; });
+  return plans;
+}
+
 Result<std::vector<Plan>> make_plans(const Options& o, const fs::path& examples_dir,
                                      const std::string& name_prefix) {
+  if (o.languages) {
+    if (!o.functions.empty() || !o.inputs.empty()) {
+      return make_error(ErrorKind::kInvalidArgument,
+                        "--languages runs its own set: leave out --functions and --inputs");
+    }
+    return make_language_plans(examples_dir, name_prefix);
+  }
   std::vector<std::string> names = o.functions.empty() ? kDefaultFunctions : o.functions;
   if (names.size() == 1 && names[0] == "all") {
     const fs::path list = examples_dir / "examples.txt";
@@ -648,6 +708,18 @@ void note_busy_machine(Run& run) {
   run.notes.emplace_back(text);
 }
 
+// The size of a local image as the engine reports it (its layers and its
+// base's), through the Docker CLI; nullopt when it cannot say. The one
+// place the benchmark asks the engine anything: the server's API does not
+// report image sizes.
+std::optional<std::uint64_t> image_size(const std::string& image) {
+  base::RunOptions options;
+  options.timeout = std::chrono::seconds(30);
+  auto done = base::run({"docker", "image", "inspect", "--format", "{{.Size}}", image}, options);
+  if (!done || done->status != 0) return std::nullopt;
+  return std::strtoull(done->out.c_str(), nullptr, 10);
+}
+
 }  // namespace
 
 int run(const Options& o) {
@@ -726,6 +798,13 @@ int run(const Options& o) {
     FunctionRun fn;
     fn.name = plan.name;
     fn.input = plan.input;
+    fn.language = plan.language;
+    fn.example = plan.example;
+    if (o.languages) {
+      fn.wasm_bytes = fs::file_size(plan.module, ec);
+      if (ec) fn.wasm_bytes.reset();
+      if (!no_docker) fn.image_bytes = image_size("nebula-fn-" + plan.name + ":latest");
+    }
     for (Runtime rt : run.runtimes) {
       Cell cell;
       cell.runtime = rt;

@@ -13,11 +13,14 @@ struct Options {
   unsigned runs = 20;                  // measured calls per function and runtime
   unsigned warmup = 2;                 // uncounted calls per function and runtime first
   std::vector<std::string> functions;  // empty: the default set; "all": every example
-  std::vector<std::string> inputs;     // "name=input" overrides; "\n" means a newline
-  std::optional<std::string> server;   // a running server; none: start our own
-  std::string token;                   // bearer token for the management routes
-  bool no_docker = false;              // wasm only
-  std::string examples_dir;            // default: examples/ beside the nebula binary
+  // Instead of the C examples: hello and json-transform of every language
+  // built (lang-examples.txt), with artifact and image sizes in the report.
+  bool languages = false;
+  std::vector<std::string> inputs;    // "name=input" overrides; "\n" means a newline
+  std::optional<std::string> server;  // a running server; none: start our own
+  std::string token;                  // bearer token for the management routes
+  bool no_docker = false;             // wasm only
+  std::string examples_dir;           // default: examples/ beside the nebula binary
   std::string docker_socket = "/var/run/docker.sock";  // for our own server
   std::string plot_script;                             // empty: the plot.py built into nebula
   double min_window_s = 2.0;                           // shortest system-CPU measurement window

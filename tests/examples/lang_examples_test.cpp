@@ -1,15 +1,24 @@
-// The function projects of every language (examples/lang/), as a user runs
-// them: deployed with `nebula deploy` from their built project folder, then
-// invoked through a real server with the same inputs on wasm and — in the
-// docker build of this test — on Docker, against one table of answers. The
-// answers are those of the C examples, byte for byte.
+// The function projects of every language (examples/lang/) against one
+// table of answers — those of the C examples, byte for byte:
+//
+//  - LangExample: every built project on wasm through `nebula run` (its
+//    compiled-code cache makes a repeated component cheap), and — in the
+//    docker build of this test — every image through `docker run`, the way
+//    the C examples are tested;
+//  - LangProject: the author's path per language, end to end: `nebula new`,
+//    `nebula build`, `nebula deploy` to a real server and an invocation
+//    through the HTTP API (wasm; docker in the docker build), with bad
+//    input giving a 502 that carries the function's message.
 //
 // The projects built are listed in lang-examples.txt (examples/lang/
 // CMakeLists.txt writes it); a language whose toolchain is missing is not
 // there and not tested.
+#include <cctype>
+#include <chrono>
 #include <fstream>
 #include <map>
 #include <optional>
+#include <ostream>
 #include <sstream>
 #include <string>
 #include <vector>
@@ -97,8 +106,12 @@ std::map<std::string, std::vector<Case>> cases_by_example() {
 struct Param {
   Project project;
   Case c;
-  std::string runtime;
 };
+
+// For the test list: the function and the case, not the bytes.
+void PrintTo(const Param& p, std::ostream* os) {
+  *os << p.project.function << " " << p.c.name;
+}
 
 std::vector<Param> params() {
   std::vector<Param> out;
@@ -106,108 +119,174 @@ std::vector<Param> params() {
   for (const auto& p : read_projects()) {
     auto it = table.find(p.example);
     if (it == table.end()) continue;
-    for (const auto& c : it->second) {
-      out.push_back({p, c, "wasm"});
 #ifdef NEBULA_LANG_DOCKER
-      if (p.has_image) out.push_back({p, c, "docker"});
+    if (!p.has_image) continue;
 #endif
-    }
+    for (const auto& c : it->second) out.push_back({p, c});
   }
   return out;
 }
 
 std::string param_name(const ::testing::TestParamInfo<Param>& info) {
-  std::string name =
-      info.param.project.function + "_" + info.param.c.name + "_" + info.param.runtime;
+  std::string name = info.param.project.function + "_" + info.param.c.name;
   for (char& ch : name) {
     if (!std::isalnum(static_cast<unsigned char>(ch))) ch = '_';
   }
   return name;
 }
 
-// One server for every case, with every project deployed once by `nebula
-// deploy` from its folder.
-class LangServer {
- public:
-  static LangServer& get() {
-    static LangServer server;
-    return server;
-  }
-  [[nodiscard]] bool ready() const { return ready_; }
-  [[nodiscard]] const std::string& problem() const { return problem_; }
-  [[nodiscard]] ServerProcess& server() { return *server_; }
-
- private:
-  LangServer() {
-    std::vector<std::string> args;
-#ifndef NEBULA_LANG_DOCKER
-    args.push_back("--no-docker");
+#ifdef NEBULA_LANG_DOCKER
+// Asked once per test binary: `docker info` fails when no engine answers.
+bool docker_available() {
+  static const bool available =
+      test::run_process({"docker", "info"}, "", std::chrono::seconds(30)).exit_code == 0;
+  return available;
+}
+#define NEBULA_REQUIRE_DOCKER()                                                        \
+  do {                                                                                 \
+    if (!docker_available()) GTEST_SKIP() << "no Docker engine answers `docker info`"; \
+  } while (false)
 #endif
-    server_.emplace(dir_.path() / "data", args);
-    if (!server_->start()) {
-      problem_ = "server did not start: " + server_->log();
-      return;
-    }
-    for (const auto& p : read_projects()) {
-      std::vector<std::string> argv = {NEBULA_BIN,     "deploy",    "--server",
-                                       server_->url(), "--project", p.dir.string()};
-#ifndef NEBULA_LANG_DOCKER
-      argv.push_back("--no-docker");
-#endif
-      auto r = test::run_process(argv, "");
-      if (r.exit_code != 0) {
-        problem_ += "deploy of " + p.function + " failed: " + r.out + r.err + "\n";
-      }
-    }
-    ready_ = problem_.empty();
-  }
-
-  TempDir dir_;
-  std::optional<ServerProcess> server_;
-  bool ready_ = false;
-  std::string problem_;
-};
 
 class LangExample : public ::testing::TestWithParam<Param> {};
 
 TEST_P(LangExample, Answers) {
-  auto& shared = LangServer::get();
-  ASSERT_TRUE(shared.ready()) << shared.problem();
   const Param& p = GetParam();
-  auto res = shared.server().client().request(
-      "POST", "/v1/functions/" + p.project.function + "/invoke?runtime=" + p.runtime, p.c.input,
-      "text/plain");
-  ASSERT_TRUE(res) << res.error().message;
-  EXPECT_EQ(res->status, p.c.status) << res->body;
+#ifdef NEBULA_LANG_DOCKER
+  NEBULA_REQUIRE_DOCKER();
+  const std::string image = "nebula-fn-" + p.project.function + ":latest";
+  if (test::run_process({"docker", "image", "inspect", image}, "").exit_code != 0) {
+    GTEST_FAIL() << "no image " << image
+                 << ": build it with cmake --build --preset release --target lang_example_images";
+  }
+  auto r = test::run_process({"docker", "run", "--rm", "-i", "--network", "none", image}, p.c.input,
+                             std::chrono::seconds(60));
+#else
+  auto r = test::run_process({NEBULA_BIN, "run", (p.project.dir / "build/function.wasm").string()},
+                             p.c.input, std::chrono::seconds(120));
+#endif
+  ASSERT_TRUE(r.spawn_error.empty()) << r.spawn_error;
   if (p.c.status == 200) {
-    EXPECT_EQ(res->body, p.c.body);
+    EXPECT_EQ(r.exit_code, 0) << r.err;
+    EXPECT_EQ(r.out, p.c.body) << r.err;
   } else {
-    // The function's own message reaches the caller in the error.
-    EXPECT_NE(res->body.find(p.c.in_error), std::string::npos) << res->body;
+    // A failure, with the function's own message on stderr.
+    EXPECT_NE(r.exit_code, 0) << r.out;
+    EXPECT_NE(r.err.find(p.c.in_error), std::string::npos) << r.err;
   }
 }
 
 INSTANTIATE_TEST_SUITE_P(Table, LangExample, ::testing::ValuesIn(params()), param_name);
 GTEST_ALLOW_UNINSTANTIATED_PARAMETERIZED_TEST(LangExample);
 
-#ifndef NEBULA_LANG_DOCKER
-// The http-hello projects: a wasi:http handler at /fn/<name>/, with its own
-// status and headers.
-TEST(LangHttpExample, AnswersWithItsOwnHeaders) {
-  auto& shared = LangServer::get();
-  ASSERT_TRUE(shared.ready()) << shared.problem();
-  int seen = 0;
+// The languages whose projects were built here: their toolchains are
+// installed, so `nebula new` + `nebula build` work for them too.
+std::vector<std::string> built_languages() {
+  std::vector<std::string> out;
   for (const auto& p : read_projects()) {
-    if (p.kind != "http") continue;
-    ++seen;
-    auto res = shared.server().client().request("GET", "/fn/" + p.function + "/greet?x=1");
-    ASSERT_TRUE(res) << res.error().message;
-    EXPECT_EQ(res->status, 200U) << p.function << ": " << res->body;
-    EXPECT_NE(res->body.find("Hello from"), std::string::npos) << p.function << ": " << res->body;
-    EXPECT_EQ(res->header("x-hello"), "nebula") << p.function;
+    if (p.example == "hello") out.push_back(p.language);
   }
-  if (seen == 0) GTEST_SKIP() << "no http project was built";
+  return out;
 }
+
+class LangProject : public ::testing::TestWithParam<std::string> {
+ protected:
+  test::ProcessResult nebula(std::vector<std::string> args, const std::filesystem::path& cwd) {
+    // `nebula build` and `nebula deploy` run in the project folder, as a
+    // user types them there.
+    std::string command = "cd '" + cwd.string() + "' && exec";
+    for (const auto& a : args) command += " '" + a + "'";
+    auto r = test::run_process({"/bin/sh", "-c", command}, "", std::chrono::minutes(5));
+    r.err = r.out + r.err;
+    return r;
+  }
+
+  // nebula new + build + deploy of a fresh project named `name`; the
+  // server's URL for the rest.
+  void make_and_deploy(const std::string& lang, bool http, const std::string& name,
+                       ServerProcess& server, bool with_docker) {
+    std::vector<std::string> make = {NEBULA_BIN, "new", name, "--lang", lang};
+    if (http) make.push_back("--http");
+    auto made = nebula(make, dir_.path());
+    ASSERT_EQ(made.exit_code, 0) << made.err;
+    const auto project = dir_.path() / name;
+    auto built = nebula(with_docker ? std::vector<std::string>{NEBULA_BIN, "build"}
+                                    : std::vector<std::string>{NEBULA_BIN, "build", "--wasm-only"},
+                        project);
+    ASSERT_EQ(built.exit_code, 0) << built.err;
+    EXPECT_NE(built.out.find("built " + name), std::string::npos) << built.out;
+    std::vector<std::string> deploy = {NEBULA_BIN, "deploy", "--server", server.url()};
+    if (!with_docker) deploy.push_back("--no-docker");
+    auto deployed = nebula(deploy, project);
+    ASSERT_EQ(deployed.exit_code, 0) << deployed.err;
+    EXPECT_NE(deployed.out.find("created " + name), std::string::npos) << deployed.out;
+  }
+
+  TempDir dir_;
+};
+
+TEST_P(LangProject, NewBuildDeployInvoke) {
+  const std::string lang = GetParam();
+#ifdef NEBULA_LANG_DOCKER
+  NEBULA_REQUIRE_DOCKER();
+  const bool with_docker = true;
+  ServerProcess server(dir_.path() / "data");
+#else
+  const bool with_docker = false;
+  ServerProcess server(dir_.path() / "data", {"--no-docker"});
+#endif
+  ASSERT_TRUE(server.start()) << server.log();
+  ASSERT_NO_FATAL_FAILURE(make_and_deploy(lang, false, "demo", server, with_docker));
+
+  const std::string runtime = with_docker ? "docker" : "wasm";
+  auto ok = server.client().request("POST", "/v1/functions/demo/invoke?runtime=" + runtime,
+                                    R"({"a":1})", "application/json");
+  ASSERT_TRUE(ok) << ok.error().message;
+  EXPECT_EQ(ok->status, 200U) << ok->body;
+  EXPECT_EQ(ok->body, "Hello, {\"a\":1}!\n");
+  EXPECT_EQ(ok->header("x-nebula-runtime"), runtime);
+  // Bad input: a 502 with the function's message, and the server carries on.
+  auto bad = server.client().request("POST", "/v1/functions/demo/invoke?runtime=" + runtime,
+                                     std::string(200, 'x'), "text/plain");
+  ASSERT_TRUE(bad) << bad.error().message;
+  EXPECT_EQ(bad->status, 502U) << bad->body;
+  EXPECT_NE(bad->body.find("100 bytes"), std::string::npos) << bad->body;
+  auto health = server.client().request("GET", "/healthz");
+  ASSERT_TRUE(health);
+  EXPECT_EQ(health->status, 200U);
+}
+
+INSTANTIATE_TEST_SUITE_P(Languages, LangProject, ::testing::ValuesIn(built_languages()),
+                         [](const auto& info) { return info.param; });
+GTEST_ALLOW_UNINSTANTIATED_PARAMETERIZED_TEST(LangProject);
+
+#ifndef NEBULA_LANG_DOCKER
+std::vector<std::string> http_languages() {
+  std::vector<std::string> out;
+  for (const auto& p : read_projects()) {
+    if (p.kind == "http") out.push_back(p.language);
+  }
+  return out;
+}
+
+// `nebula new --http`: a wasi:http handler at /fn/<name>/, with its own
+// status and headers.
+class LangHttpProject : public LangProject {};
+
+TEST_P(LangHttpProject, NewBuildDeployAndServe) {
+  ServerProcess server(dir_.path() / "data", {"--no-docker"});
+  ASSERT_TRUE(server.start()) << server.log();
+  ASSERT_NO_FATAL_FAILURE(make_and_deploy(GetParam(), true, "web", server, false));
+  auto res = server.client().request("GET", "/fn/web/greet?x=1");
+  ASSERT_TRUE(res) << res.error().message;
+  EXPECT_EQ(res->status, 200U) << res->body;
+  EXPECT_NE(res->body.find("Hello from"), std::string::npos) << res->body;
+  EXPECT_EQ(res->header("x-hello"), "nebula");
+}
+
+INSTANTIATE_TEST_SUITE_P(Languages, LangHttpProject, ::testing::ValuesIn(http_languages()),
+                         [](const auto& info) { return info.param; });
+GTEST_ALLOW_UNINSTANTIATED_PARAMETERIZED_TEST(LangHttpProject);
 #endif
 
 }  // namespace
