@@ -8,6 +8,9 @@
 #                       wasi-preview1-component-adapter-provider at the
 #                       version of the wasmtime Nebula embeds
 #
+# wasm-tools and wit-bindgen are also linked into the cache's bin/, which
+# `nebula build` puts first on the PATH of build steps.
+#
 # Idempotent: a tool already at its pinned version is left alone, so a
 # second run takes a second.
 set -euo pipefail
@@ -30,6 +33,11 @@ install_crate() {  # install_crate CRATE VERSION BINARY DIR
 
 install_crate wasm-tools "$wasm_tools_version" wasm-tools wasm-tools
 install_crate wit-bindgen-cli "$wit_bindgen_version" wit-bindgen wit-bindgen
+# On the PATH of function builds (`nebula build` puts bin/ first): the C
+# wasi:http template runs both.
+mkdir -p "$tools/../bin"
+ln -sfn "$tools/wasm-tools/bin/wasm-tools" "$tools/../bin/wasm-tools"
+ln -sfn "$tools/wit-bindgen/bin/wit-bindgen" "$tools/../bin/wit-bindgen"
 
 adapters="$tools/wasi-adapters"
 if [ -f "$adapters/VERSION" ] && [ "$(cat "$adapters/VERSION")" = "$adapter_version" ]; then
