@@ -34,8 +34,8 @@ class HttpComponents : public ::testing::Test {
  protected:
   void SetUp() override { ASSERT_TRUE(server_.start()) << server_.log(); }
 
-  http::ClientResponse call(std::string_view method, std::string_view target,
-                            std::string body = {}, std::string_view type = {},
+  http::ClientResponse call(std::string_view method, std::string_view target, std::string body = {},
+                            std::string_view type = {},
                             const std::vector<std::pair<std::string, std::string>>& headers = {}) {
     auto res = server_.client(kToken).request(method, target, std::move(body), type, headers);
     EXPECT_TRUE(res) << res.error().message;
@@ -85,9 +85,9 @@ TEST_F(HttpComponents, TheKindIsStoredShownAndChecked) {
   EXPECT_EQ(fn.at("manifest").at("wasm").at("kind"), "http");
   // A manifest that states another kind is refused.
   const std::string digest = upload(example("http/http-hello.wasm"), "http");
-  auto res = call("PUT", "/v1/functions/other",
-                  R"({"wasm":{"module":")" + digest + R"(","kind":"command"}})",
-                  "application/json");
+  auto res =
+      call("PUT", "/v1/functions/other",
+           R"({"wasm":{"module":")" + digest + R"(","kind":"command"}})", "application/json");
   EXPECT_EQ(res.status, 400U);
   EXPECT_NE(res.body.find("wasm.kind"), std::string::npos) << res.body;
 }
@@ -107,17 +107,26 @@ TEST_F(HttpComponents, CommandComponentsAnswerLikeTheirModules) {
 
 TEST_F(HttpComponents, HelloAnswersWithItsOwnStatusAndHeadersPlusNebulas) {
   deploy("http-hello", example("http/http-hello.wasm"), "http");
-  for (const std::string target : {"/fn/http-hello/", "/fn/http-hello",
-                                   "/v1/functions/http-hello/invoke/any/path"}) {
+  for (const std::string target :
+       {"/fn/http-hello/", "/fn/http-hello", "/v1/functions/http-hello/invoke/any/path"}) {
     auto res = call("GET", target);
     ASSERT_EQ(res.status, 200U) << target << ": " << res.body;
     EXPECT_EQ(res.body, "Hello from a Nebula HTTP function!\n");
     EXPECT_EQ(res.header("content-type"), "text/plain; charset=utf-8");
     EXPECT_EQ(res.header("x-hello"), "nebula");
     EXPECT_EQ(res.header("x-nebula-runtime"), "wasm");
-    // A quick answer comes whole, with the phases as a header.
-    EXPECT_EQ(res.header("content-length"), "35");
-    EXPECT_TRUE(res.header("server-timing").starts_with("queue;dur="));
+    // An answer complete within 2 ms comes whole, with the phases as a
+    // header; on a loaded machine (the sanitizer pass beside other work)
+    // the same answer may take longer and stream instead. Either framing
+    // is right; the bytes are checked above. Regression: asserting the
+    // whole form failed a CI run under AddressSanitizer.
+    if (res.header("transfer-encoding").empty()) {
+      EXPECT_EQ(res.header("content-length"), "35");
+      EXPECT_TRUE(res.header("server-timing").starts_with("queue;dur="));
+    } else {
+      EXPECT_EQ(res.header("transfer-encoding"), "chunked");
+      EXPECT_TRUE(res.header("content-length").empty());
+    }
     const std::string id = res.header("x-nebula-invocation-id");
     ASSERT_FALSE(id.empty());
     auto r = record(id);
@@ -129,8 +138,7 @@ TEST_F(HttpComponents, HelloAnswersWithItsOwnStatusAndHeadersPlusNebulas) {
 
 TEST_F(HttpComponents, TheGuestSeesTheRealRequest) {
   deploy("echo", example("http/http-echo.wasm"), "http");
-  auto res = call("PUT", "/fn/echo/a/b?x=1&status=201", "hello", "text/plain",
-                  {{"X-Trace", "t1"}});
+  auto res = call("PUT", "/fn/echo/a/b?x=1&status=201", "hello", "text/plain", {{"X-Trace", "t1"}});
   ASSERT_EQ(res.status, 201U) << res.body;
   EXPECT_EQ(res.header("content-type"), "application/json");
   auto doc = json::parse(res.body);
@@ -225,8 +233,9 @@ TEST_F(HttpComponents, OutboundRequestsLeaveOnlyForAllowedHosts) {
   EXPECT_EQ(json::parse(by_name.body).at("error"), "HTTP-request-denied");
 
   const std::string metrics = call("GET", "/metrics").body;
-  EXPECT_NE(metrics.find(R"(nebula_outbound_requests_total{function="fetch",decision="allowed"} 1)"),
-            std::string::npos);
+  EXPECT_NE(
+      metrics.find(R"(nebula_outbound_requests_total{function="fetch",decision="allowed"} 1)"),
+      std::string::npos);
   EXPECT_NE(metrics.find(R"(nebula_outbound_requests_total{function="fetch",decision="denied"} 2)"),
             std::string::npos);
   EXPECT_NE(server_.log().find("outbound request(s) refused"), std::string::npos);
@@ -234,9 +243,10 @@ TEST_F(HttpComponents, OutboundRequestsLeaveOnlyForAllowedHosts) {
 
 TEST_F(HttpComponents, ABadAllowListIsRefusedAtDeploy) {
   const std::string digest = upload(example("http/http-fetch.wasm"), "http");
-  auto res = call("PUT", "/v1/functions/fetch",
-                  R"({"wasm":{"module":")" + digest + R"("},"allowed_outbound_hosts":["example.com"]})",
-                  "application/json");
+  auto res =
+      call("PUT", "/v1/functions/fetch",
+           R"({"wasm":{"module":")" + digest + R"("},"allowed_outbound_hosts":["example.com"]})",
+           "application/json");
   EXPECT_EQ(res.status, 400U);
   EXPECT_NE(res.body.find("allowed_outbound_hosts"), std::string::npos) << res.body;
 }
