@@ -24,6 +24,7 @@
 #include "bench/server_child.hpp"
 #include "bench/server_info.hpp"
 #include "http/client.hpp"
+#include "project/build.hpp"
 
 namespace nebula::bench {
 namespace {
@@ -708,18 +709,6 @@ void note_busy_machine(Run& run) {
   run.notes.emplace_back(text);
 }
 
-// The size of a local image as the engine reports it (its layers and its
-// base's), through the Docker CLI; nullopt when it cannot say. The one
-// place the benchmark asks the engine anything: the server's API does not
-// report image sizes.
-std::optional<std::uint64_t> image_size(const std::string& image) {
-  base::RunOptions options;
-  options.timeout = std::chrono::seconds(30);
-  auto done = base::run({"docker", "image", "inspect", "--format", "{{.Size}}", image}, options);
-  if (!done || done->status != 0) return std::nullopt;
-  return std::strtoull(done->out.c_str(), nullptr, 10);
-}
-
 }  // namespace
 
 int run(const Options& o) {
@@ -803,7 +792,8 @@ int run(const Options& o) {
     if (o.languages) {
       fn.wasm_bytes = fs::file_size(plan.module, ec);
       if (ec) fn.wasm_bytes.reset();
-      if (!no_docker) fn.image_bytes = image_size("nebula-fn-" + plan.name + ":latest");
+      if (!no_docker)
+        fn.image_bytes = project::image_size("docker", "nebula-fn-" + plan.name + ":latest");
     }
     for (Runtime rt : run.runtimes) {
       Cell cell;

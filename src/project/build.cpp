@@ -60,6 +60,14 @@ std::vector<std::pair<std::string, std::string>> build_environment() {
           {"NEBULA_WIT", (cache / "wit").string()}};
 }
 
+std::optional<std::uint64_t> image_size(const std::string& docker_cli, const std::string& image) {
+  base::RunOptions options;
+  options.timeout = std::chrono::seconds(30);
+  auto done = base::run({docker_cli, "image", "inspect", "--format", "{{.Size}}", image}, options);
+  if (!done || done->status != 0) return std::nullopt;
+  return std::strtoull(done->out.c_str(), nullptr, 10);
+}
+
 Result<BuildResult> build(const Project& project, const BuildOptions& options) {
   BuildResult result;
   if (options.wasm) {
@@ -90,16 +98,8 @@ Result<BuildResult> build(const Project& project, const BuildOptions& options) {
     }
     result.image = project.docker->image;
     result.docker_seconds = seconds_since(start);
-    // The size as the engine reports it (the image's own layers and those
-    // of its base), for the summary and the benchmark's size table.
-    base::RunOptions inspect;
-    inspect.timeout = std::chrono::seconds(30);
-    auto size = base::run(
-        {options.docker_cli, "image", "inspect", "--format", "{{.Size}}", project.docker->image},
-        inspect);
-    if (size && size->status == 0) {
-      result.image_bytes = std::strtoull(size->out.c_str(), nullptr, 10);
-    }
+    // The size as the engine reports it, for the summary.
+    result.image_bytes = image_size(options.docker_cli, project.docker->image);
   }
   return result;
 }

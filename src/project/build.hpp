@@ -31,6 +31,11 @@ struct BuildResult {
 // (the WASI 0.2 WIT files) and NEBULA_CACHE_DIR.
 [[nodiscard]] std::vector<std::pair<std::string, std::string>> build_environment();
 
+// The size of a local image as the engine reports it (its layers and its
+// base's), through the Docker CLI; nullopt when it cannot say.
+[[nodiscard]] std::optional<std::uint64_t> image_size(const std::string& docker_cli,
+                                                      const std::string& image);
+
 // Runs the project's build steps in its folder, each with /bin/sh -c, their
 // output going to this process's stdout and stderr; then checks that the
 // wasm artifact exists and, for the Docker variant, runs
