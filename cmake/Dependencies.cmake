@@ -18,6 +18,11 @@ if(NEBULA_SQLITE3_STATIC)
 else()
   target_link_libraries(nebula_sqlite3 INTERFACE SQLite::SQLite3)
 endif()
+# libpq: the PostgreSQL store (--store postgresql://…). Linked shared: its
+# static archive would drag in OpenSSL, GSSAPI and LDAP by hand.
+find_package(PostgreSQL REQUIRED)
+add_library(nebula_libpq INTERFACE)
+target_link_libraries(nebula_libpq INTERFACE PostgreSQL::PostgreSQL)
 # libsodium: SHA-256 digests of modules.
 find_package(PkgConfig REQUIRED)
 pkg_check_modules(SODIUM REQUIRED IMPORTED_TARGET libsodium)
@@ -42,6 +47,8 @@ target_link_libraries(nebula_log INTERFACE Threads::Threads)
 if(NEBULA_BUILD_TESTS)
   find_package(GTest REQUIRED)
   include(GoogleTest)
+  # yaml-cpp: the tests read the Kubernetes manifests (deploy/kubernetes/).
+  find_package(yaml-cpp CONFIG REQUIRED)
 endif()
 if(NEBULA_BUILD_BENCH)
   find_package(benchmark REQUIRED)

@@ -35,9 +35,21 @@ int main(int argc, char** argv) {
   serve_cmd->add_option("--listen", serve.listen, "Address to listen on (HOST:PORT; port 0 = any)")
       ->envname("NEBULA_LISTEN")
       ->capture_default_str();
-  serve_cmd->add_option("--data-dir", serve.data_dir, "Registry, modules and records")
+  serve_cmd
+      ->add_option("--data-dir", serve.data_dir,
+                   "Registry, modules and records (SQLite store); compiled-module cache always")
       ->envname("NEBULA_DATA_DIR")
       ->capture_default_str();
+  serve_cmd
+      ->add_option("--store", serve.store,
+                   "Where functions, modules and records live: sqlite (in --data-dir) or a "
+                   "PostgreSQL URI postgresql://USER[:PASSWORD]@HOST:PORT/DB shared by many nodes")
+      ->envname("NEBULA_STORE")
+      ->capture_default_str();
+  serve_cmd
+      ->add_option("--node-id", serve.node_id,
+                   "This node's name in X-Nebula-Node and in its records (default: host name)")
+      ->envname("NEBULA_NODE_ID");
   serve_cmd->add_option("--token", serve.token, "Require this bearer token on management routes")
       ->envname("NEBULA_TOKEN");
   serve_cmd->add_option("--docker-socket", serve.docker_socket, "Docker Engine API socket")

@@ -103,6 +103,8 @@ int serve(const ServeOptions& options, const std::string& self_path) {
 
   service::PlatformOptions platform_options;
   platform_options.data_dir = options.data_dir;
+  platform_options.store = options.store;
+  platform_options.node = options.node_id;
   platform_options.max_records = options.max_records;
   platform_options.max_pending = options.max_queue;
   platform_options.workers = workers;
@@ -124,12 +126,15 @@ int serve(const ServeOptions& options, const std::string& self_path) {
   }
   auto platform = service::Platform::open(std::move(platform_options));
   if (!platform) return fail(platform.error().message);
-  http::Api api((*platform)->service(), http::ApiOptions{.token = options.token, .single_function = {}});
-  const std::string describe =
-      "data " + options.data_dir + ", " + std::to_string(workers) + " workers, " +
-      std::to_string(io_threads) + " I/O threads, docker " +
-      ((*platform)->docker() != nullptr ? "on" : "off") +
-      (options.token.empty() ? "" : ", token required for management");
+  http::Api api((*platform)->service(),
+                http::ApiOptions{.token = options.token, .single_function = {}});
+  server_options.node = (*platform)->service().node();
+  const std::string describe = "node " + server_options.node + ", " +
+                               (*platform)->store().describe() + ", cache " + options.data_dir +
+                               ", " + std::to_string(workers) + " workers, " +
+                               std::to_string(io_threads) + " I/O threads, docker " +
+                               ((*platform)->docker() != nullptr ? "on" : "off") +
+                               (options.token.empty() ? "" : ", token required for management");
   return run_server(**platform, api, server_options, io_threads, describe);
 }
 
@@ -154,13 +159,15 @@ int serve_one(const ServeOneOptions& options) {
   if (module->kind != WasmKind::kHttp) {
     return fail(options.module_path +
                 " is not an HTTP handler (it exports no wasi:http/incoming-handler): run it with "
-                "`nebula run " + options.module_path + "`");
+                "`nebula run " +
+                options.module_path + "`");
   }
   boost::json::object manifest{{"wasm", boost::json::object{{"module", module->digest}}}};
   boost::json::object env;
   for (const auto& kv : options.env) {
     const auto eq = kv.find('=');
-    if (eq == std::string::npos || eq == 0) return fail("--env expects KEY=VALUE, got '" + kv + "'");
+    if (eq == std::string::npos || eq == 0)
+      return fail("--env expects KEY=VALUE, got '" + kv + "'");
     env[kv.substr(0, eq)] = kv.substr(eq + 1);
   }
   manifest["env"] = std::move(env);

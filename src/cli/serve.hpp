@@ -11,6 +11,8 @@ namespace nebula::cli {
 struct ServeOptions {
   std::string listen = "127.0.0.1:8080";
   std::string data_dir = "./nebula-data";
+  std::string store = "sqlite";  // or a PostgreSQL URI
+  std::string node_id;           // empty: the host name
   std::string token;
   std::string docker_socket = "/var/run/docker.sock";
   std::string watchdog;  // path of nebula-watchdog; default: beside the nebula binary

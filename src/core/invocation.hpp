@@ -115,6 +115,7 @@ struct InvocationRecord {
   std::int64_t started_at_us = 0;  // unix µs, for ordering only
   std::string message;
   std::string stderr_tail;
+  std::string node;  // the node that ran it (its --node-id)
 };
 
 // The last `max_bytes` of a log, cut at a UTF-8 boundary.

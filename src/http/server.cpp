@@ -3,18 +3,18 @@
 #include <array>
 
 #include <boost/asio/as_tuple.hpp>
-#include <boost/asio/write.hpp>
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/detached.hpp>
 #include <boost/asio/post.hpp>
 #include <boost/asio/strand.hpp>
 #include <boost/asio/use_awaitable.hpp>
+#include <boost/asio/write.hpp>
 #include <boost/beast/core/flat_buffer.hpp>
 #include <boost/beast/core/string.hpp>
+#include <boost/beast/http/chunk_encode.hpp>
 #include <boost/beast/http/empty_body.hpp>
 #include <boost/beast/http/parser.hpp>
 #include <boost/beast/http/read.hpp>
-#include <boost/beast/http/chunk_encode.hpp>
 #include <boost/beast/http/serializer.hpp>
 #include <boost/beast/http/write.hpp>
 #include <boost/beast/version.hpp>
@@ -39,11 +39,12 @@ namespace {
 // A problem response the server sends on its own (before any handler ran),
 // after which the connection closes.
 Response closing_problem(http::status status, std::string_view title, std::string_view detail,
-                         unsigned version) {
+                         unsigned version, const std::string& node) {
   Response res = problem(status, title, detail);
   res.version(version);
   res.keep_alive(false);
   res.set(http::field::server, "nebula");
+  if (!node.empty()) res.set("X-Nebula-Node", node);
   res.prepare_payload();
   return res;
 }
@@ -156,9 +157,9 @@ asio::awaitable<bool> Server::stream_body(Connection& conn, BodyStream& body) {
     switch (piece.kind) {
       case BodyStream::Piece::Kind::kData:
         if (piece.data.empty()) continue;  // an empty chunk would end the body
-        std::tie(ec, std::ignore) = co_await asio::async_write(
-            conn.stream, http::make_chunk(asio::buffer(piece.data)),
-            asio::as_tuple(asio::use_awaitable));
+        std::tie(ec, std::ignore) =
+            co_await asio::async_write(conn.stream, http::make_chunk(asio::buffer(piece.data)),
+                                       asio::as_tuple(asio::use_awaitable));
         if (ec) co_return false;
         break;
       case BodyStream::Piece::Kind::kEnd: {
@@ -192,14 +193,15 @@ asio::awaitable<void> Server::serve(std::shared_ptr<Connection> conn) {
     if (ec) {
       // End of stream, idle timeout, stop() or a malformed header.
       if (ec == http::error::header_limit) {
-        auto res = closing_problem(http::status::request_header_fields_too_large,
-                               "Request header too large", "headers exceed 16 KiB", 11);
+        auto res =
+            closing_problem(http::status::request_header_fields_too_large,
+                            "Request header too large", "headers exceed 16 KiB", 11, options_.node);
         conn->stream.expires_after(options_.io_timeout);
         co_await http::async_write(conn->stream, res, asio::as_tuple(asio::use_awaitable));
       } else if (ec != http::error::end_of_stream && ec != asio::error::operation_aborted &&
                  ec != beast::error::timeout && ec != asio::error::connection_reset) {
         auto res = closing_problem(http::status::bad_request, "Bad request",
-                               "malformed HTTP request: " + ec.message(), 11);
+                                   "malformed HTTP request: " + ec.message(), 11, options_.node);
         conn->stream.expires_after(options_.io_timeout);
         co_await http::async_write(conn->stream, res, asio::as_tuple(asio::use_awaitable));
       }
@@ -209,10 +211,11 @@ asio::awaitable<void> Server::serve(std::shared_ptr<Connection> conn) {
     const Dispatch dispatch = handler_.dispatch(parser.get().base());
     const std::uint64_t limit = dispatch.body_limit;
     if (auto length = parser.content_length(); length && *length > limit) {
-      auto res = closing_problem(http::status::payload_too_large, "Payload too large",
-                             "request body of " + std::to_string(*length) +
-                                 " bytes exceeds the limit of " + std::to_string(limit) + " bytes",
-                             version);
+      auto res =
+          closing_problem(http::status::payload_too_large, "Payload too large",
+                          "request body of " + std::to_string(*length) +
+                              " bytes exceeds the limit of " + std::to_string(limit) + " bytes",
+                          version, options_.node);
       conn->stream.expires_after(options_.io_timeout);
       co_await http::async_write(conn->stream, res, asio::as_tuple(asio::use_awaitable));
       // The unread body makes the connection unusable. Closing at once
@@ -238,9 +241,10 @@ asio::awaitable<void> Server::serve(std::shared_ptr<Connection> conn) {
                                                           asio::as_tuple(asio::use_awaitable));
     if (ec) {
       if (ec == http::error::body_limit) {
-        auto res = closing_problem(
-            http::status::payload_too_large, "Payload too large",
-            "request body exceeds the limit of " + std::to_string(limit) + " bytes", version);
+        auto res =
+            closing_problem(http::status::payload_too_large, "Payload too large",
+                            "request body exceeds the limit of " + std::to_string(limit) + " bytes",
+                            version, options_.node);
         co_await http::async_write(conn->stream, res, asio::as_tuple(asio::use_awaitable));
       }
       break;
@@ -253,6 +257,7 @@ asio::awaitable<void> Server::serve(std::shared_ptr<Connection> conn) {
     response.version(version);
     response.keep_alive(keep_alive && !stopping_);
     response.set(http::field::server, "nebula");
+    if (!options_.node.empty()) response.set("X-Nebula-Node", options_.node);
     conn->stream.expires_after(options_.io_timeout);
     if (reply.stream) {
       // The head now, with chunked transfer coding; the body as it comes.

@@ -87,6 +87,9 @@ struct ServerOptions {
   // An idle keep-alive connection is closed after this long.
   std::chrono::seconds idle_timeout{60};
   std::size_t max_header_bytes = 16 * 1024;
+  // Sent as X-Nebula-Node on every response (when not empty), so that a
+  // client behind a load balancer sees which node answered.
+  std::string node;
 };
 
 // HTTP/1.1 server on Boost.Beast with C++20 coroutines: one coroutine per

@@ -80,6 +80,7 @@ json::object record_json(const InvocationRecord& r, bool with_stderr) {
   o["input_bytes"] = r.input_bytes;
   o["output_bytes"] = r.output_bytes;
   o["started_at_us"] = r.started_at_us;
+  o["node"] = r.node;
   // A function's own words may be any bytes; a JSON document is text.
   o["message"] = valid_utf8(r.message);
   if (with_stderr) o["stderr_tail"] = valid_utf8(r.stderr_tail);

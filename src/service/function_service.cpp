@@ -1,6 +1,7 @@
 #include "service/function_service.hpp"
 
 #include <chrono>
+#include <set>
 #include <unistd.h>
 
 #include <spdlog/spdlog.h>
@@ -33,12 +34,17 @@ std::string host_name() {
   return buf;
 }
 
+ServiceOptions with_node(ServiceOptions options) {
+  if (options.node.empty()) options.node = host_name();
+  return options;
+}
+
 }  // namespace
 
 bool forwarded_to_function(std::string_view header) noexcept {
-  for (std::string_view hop : {"connection", "keep-alive", "proxy-connection", "proxy-authenticate",
-                               "proxy-authorization", "te", "trailer", "transfer-encoding",
-                               "upgrade", "host"}) {
+  for (std::string_view hop :
+       {"connection", "keep-alive", "proxy-connection", "proxy-authenticate", "proxy-authorization",
+        "te", "trailer", "transfer-encoding", "upgrade", "host"}) {
     if (iequals(header, hop)) return false;
   }
   return true;
@@ -46,19 +52,19 @@ bool forwarded_to_function(std::string_view header) noexcept {
 
 FunctionService::FunctionService(ServiceParts parts, ServiceOptions options)
     : parts_(parts),
-      options_(std::move(options)),
-      recorder_(parts.registry, parts.metrics),
+      options_(with_node(std::move(options))),
+      recorder_(parts.store, parts.metrics, RecorderOptions{.node = options_.node}),
       invoker_(
           Invoker::Options{.max_pending = options_.max_pending},
           [] { return store::new_invocation_id(); },
           [this](const Invocation& invocation) { recorder_.record(invocation); }),
       workers_(std::max(1U, options_.workers)),
       // Without Docker nothing runs here; one idle thread costs nothing.
-      docker_workers_(parts.docker != nullptr ? std::max(1U, options_.docker_workers) : 1U) {
-  if (options_.node.empty()) options_.node = host_name();
-}
+      docker_workers_(parts.docker != nullptr ? std::max(1U, options_.docker_workers) : 1U) {}
 
 FunctionService::~FunctionService() {
+  // No change may arrive once the pools are joined.
+  parts_.store.stop_watching();
   join();
   std::map<std::string, DeploymentPtr, std::less<>> table;
   {
@@ -129,48 +135,144 @@ std::size_t FunctionService::warm_containers(const Deployment& deployment) const
   return parts_.docker->warm_containers(*deployment.docker);
 }
 
+std::shared_ptr<Deployment> FunctionService::prepare_stored(const Function& function,
+                                                            std::string_view when) {
+  auto deployment = std::make_shared<Deployment>();
+  deployment->function = function;
+  const Manifest& manifest = function.manifest;
+  // Each variant on its own: a missing image must not take the wasm
+  // variant down with it.
+  if (manifest.wasm_module) {
+    if (auto variant = parts_.wasm.prepare(function)) {
+      deployment->function.manifest.wasm_kind = wasm::Runtime::kind_of(**variant);
+      deployment->wasm = std::move(*variant);
+    } else {
+      deployment->wasm_unready = "the wasm variant of '" + function.name +
+                                 "' could not be prepared " + std::string(when) + ": " +
+                                 variant.error().message;
+      spdlog::error("{}", deployment->wasm_unready);
+    }
+  }
+  if (manifest.docker_image) {
+    if (parts_.docker == nullptr) {
+      deployment->docker_unready =
+          "this server runs without Docker (--no-docker), so the docker variant of '" +
+          function.name + "' cannot run here";
+    } else if (auto variant = parts_.docker->prepare(function)) {
+      deployment->docker = std::move(*variant);
+    } else {
+      deployment->docker_unready = "the docker variant of '" + function.name +
+                                   "' could not be prepared " + std::string(when) + ": " +
+                                   variant.error().message + "; deploy it again to retry";
+      spdlog::error("{}", deployment->docker_unready);
+    }
+  }
+  return deployment;
+}
+
 void FunctionService::restore() {
-  auto all = parts_.registry.list_functions();
+  auto all = parts_.store.list_functions();
   if (!all) {
     spdlog::error("cannot list functions from the store: {}", all.error().message);
     return;
   }
   for (const Function& function : *all) {
-    auto deployment = std::make_shared<Deployment>();
-    deployment->function = function;
-    const Manifest& manifest = function.manifest;
-    // Each variant on its own: a missing image must not take the wasm
-    // variant down with it.
-    if (manifest.wasm_module) {
-      if (auto variant = parts_.wasm.prepare(function)) {
-        deployment->function.manifest.wasm_kind = wasm::Runtime::kind_of(**variant);
-        deployment->wasm = std::move(*variant);
-      } else {
-        deployment->wasm_unready = "the wasm variant of '" + function.name +
-                                   "' could not be prepared at start-up: " +
-                                   variant.error().message;
-        spdlog::error("{}", deployment->wasm_unready);
-      }
-    }
-    if (manifest.docker_image) {
-      if (parts_.docker == nullptr) {
-        deployment->docker_unready =
-            "this server runs without Docker (--no-docker), so the docker variant of '" +
-            function.name + "' cannot run here";
-      } else if (auto variant = parts_.docker->prepare(function)) {
-        deployment->docker = std::move(*variant);
-      } else {
-        deployment->docker_unready = "the docker variant of '" + function.name +
-                                     "' could not be prepared at start-up: " +
-                                     variant.error().message + "; deploy it again to retry";
-        spdlog::error("{}", deployment->docker_unready);
-      }
-    }
+    auto deployment = prepare_stored(function, "at start-up");
     std::unique_lock lock(table_mutex_);
     table_[function.name] = std::move(deployment);
   }
   parts_.metrics.set_functions(static_cast<std::int64_t>(function_count()));
   spdlog::info("restored {} function(s)", function_count());
+}
+
+// --- following a shared store ------------------------------------------------
+
+void FunctionService::follow() {
+  if (!parts_.store.shared()) return;
+  parts_.store.watch([this](const std::optional<std::string>& name) {
+    boost::asio::post(workers_, [this, name] {
+      if (name) {
+        sync(*name);
+      } else {
+        sync_all();
+      }
+    });
+  });
+}
+
+void FunctionService::apply_stored(const Function& stored) {
+  auto current = find(stored.name);
+  // The store moves updated_at_us forward with every deploy: the same stamp
+  // is the same version (this node's own deploys come back this way).
+  if (current && current->function.updated_at_us == stored.updated_at_us) return;
+  const auto started = Clock::now();
+  auto next = prepare_stored(stored, "on this node");
+  DeploymentPtr previous;
+  {
+    std::unique_lock lock(table_mutex_);
+    previous = std::exchange(table_[stored.name], std::move(next));
+  }
+  if (previous) retire(*previous);
+  parts_.metrics.set_functions(static_cast<std::int64_t>(function_count()));
+  spdlog::info(
+      "function {} {} by another node; ready here in {} ms", stored.name,
+      previous ? "replaced" : "created",
+      std::chrono::duration_cast<std::chrono::milliseconds>(Clock::now() - started).count());
+}
+
+bool FunctionService::drop(std::string_view name) {
+  DeploymentPtr removed;
+  {
+    std::unique_lock lock(table_mutex_);
+    if (auto it = table_.find(name); it != table_.end()) {
+      removed = std::move(it->second);
+      table_.erase(it);
+    }
+  }
+  if (!removed) return false;
+  retire(*removed);
+  parts_.metrics.remove_function(name);
+  parts_.metrics.set_functions(static_cast<std::int64_t>(function_count()));
+  return true;
+}
+
+void FunctionService::sync(const std::string& name) {
+  if (!check_function_name(name)) return;
+  // Read under the deploy lock: a local deploy in between would otherwise
+  // be overwritten by the older version read before it.
+  std::lock_guard deploy_lock(deploy_mutex_);
+  auto stored = parts_.store.get_function(name);
+  if (stored) return apply_stored(*stored);
+  if (stored.error().kind != ErrorKind::kNotFound) {
+    // The periodic comparison catches up once the store answers.
+    spdlog::warn("cannot follow a change of {}: {}", name, stored.error().message);
+    return;
+  }
+  if (drop(name)) spdlog::info("function {} deleted by another node", name);
+}
+
+void FunctionService::sync_all() {
+  std::lock_guard deploy_lock(deploy_mutex_);
+  auto all = parts_.store.list_functions();
+  if (!all) {
+    spdlog::warn("cannot compare functions with the store: {}", all.error().message);
+    return;
+  }
+  std::set<std::string, std::less<>> names;
+  for (const Function& stored : *all) {
+    names.insert(stored.name);
+    apply_stored(stored);
+  }
+  std::vector<std::string> gone;
+  {
+    std::shared_lock lock(table_mutex_);
+    for (const auto& [name, deployment] : table_) {
+      if (!names.contains(name)) gone.push_back(name);
+    }
+  }
+  for (const std::string& name : gone) {
+    if (drop(name)) spdlog::info("function {} deleted by another node", name);
+  }
 }
 
 // --- modules ---------------------------------------------------------------
@@ -188,7 +290,7 @@ Result<ModuleInfo> FunctionService::upload_module(std::string_view bytes) {
   if (!module) return std::move(module).error();
   auto program = wasm::Program::link(parts_.wasm.engine(), std::move(*module));
   if (!program) return std::move(program).error();
-  if (auto stored = parts_.blobs.put(bytes); !stored) return std::move(stored).error();
+  if (auto stored = parts_.store.put_blob(bytes); !stored) return std::move(stored).error();
   return ModuleInfo{std::move(*digest), bytes.size(), (*program)->kind()};
 }
 
@@ -215,10 +317,14 @@ Result<DeployResult> FunctionService::deploy_module(std::string_view name,
 
 Result<DeployResult> FunctionService::deploy_manifest(std::string_view name, Manifest manifest) {
   std::lock_guard deploy_lock(deploy_mutex_);
-  if (manifest.wasm_module && !parts_.blobs.contains(*manifest.wasm_module)) {
-    return make_error(ErrorKind::kInvalidArgument,
-                      "module " + *manifest.wasm_module +
-                          " has not been uploaded: POST it to /v1/modules first");
+  if (manifest.wasm_module) {
+    auto present = parts_.store.has_blob(*manifest.wasm_module);
+    if (!present) return std::move(present).error();
+    if (!*present) {
+      return make_error(ErrorKind::kInvalidArgument,
+                        "module " + *manifest.wasm_module +
+                            " has not been uploaded: POST it to /v1/modules first");
+    }
   }
   Function function;
   function.name = std::string(name);
@@ -232,14 +338,14 @@ Result<DeployResult> FunctionService::deploy_manifest(std::string_view name, Man
   // 2. Commit to the store (with the detected kind). On failure only the
   // new variants go.
   function.manifest.wasm_kind = next->function.manifest.wasm_kind;
-  auto created = parts_.registry.put_function(function);
+  auto created = parts_.store.put_function(function);
   if (!created) {
     retire(*next);
     return std::move(created).error();
   }
   // The store stamped the times; read them back. Should that read fail the
   // function is stored all the same: keep it, with this node's clock.
-  if (auto stored = parts_.registry.get_function(name)) {
+  if (auto stored = parts_.store.get_function(name)) {
     next->function = std::move(*stored);
   } else {
     const auto now = std::chrono::duration_cast<std::chrono::microseconds>(
@@ -269,7 +375,7 @@ Result<DeployResult> FunctionService::deploy_manifest(std::string_view name, Man
 
 Result<FunctionView> FunctionService::view(DeploymentPtr deployment) {
   recorder_.flush();
-  auto stats = parts_.registry.function_stats(deployment->function.name);
+  auto stats = parts_.store.function_stats(deployment->function.name);
   if (!stats) return std::move(stats).error();
   FunctionView v;
   v.warm_containers = warm_containers(*deployment);
@@ -307,20 +413,10 @@ Status FunctionService::remove(std::string_view name) {
   std::lock_guard deploy_lock(deploy_mutex_);
   // Records still on their way belong to the function being removed.
   recorder_.flush();
-  auto existed = parts_.registry.delete_function(name);
+  auto existed = parts_.store.delete_function(name);
   if (!existed) return std::move(existed).error();
-  DeploymentPtr removed;
-  {
-    std::unique_lock lock(table_mutex_);
-    if (auto it = table_.find(name); it != table_.end()) {
-      removed = std::move(it->second);
-      table_.erase(it);
-    }
-  }
-  if (removed) retire(*removed);
-  if (!*existed && !removed) return no_such_function(name);
-  parts_.metrics.remove_function(name);
-  parts_.metrics.set_functions(static_cast<std::int64_t>(function_count()));
+  const bool dropped = drop(name);
+  if (!*existed && !dropped) return no_such_function(name);
   spdlog::info("function {} deleted", name);
   return {};
 }
@@ -359,10 +455,16 @@ Result<PendingInvocation> FunctionService::admit(InvokeInput input) {
     return make_error(ErrorKind::kUnavailable, why);
   }
   if (input.body.size() > manifest.limits.max_input_bytes) {
-    return make_error(ErrorKind::kTooLarge,
-                      "request body of " + std::to_string(input.body.size()) +
-                          " bytes exceeds this function's max_input_bytes (" +
-                          std::to_string(manifest.limits.max_input_bytes) + ")");
+    return make_error(ErrorKind::kTooLarge, "request body of " + std::to_string(input.body.size()) +
+                                                " bytes exceeds this function's max_input_bytes (" +
+                                                std::to_string(manifest.limits.max_input_bytes) +
+                                                ")");
+  }
+  if (recorder_.backlogged()) {
+    return make_error(ErrorKind::kUnavailable,
+                      std::to_string(recorder_.waiting()) +
+                          " invocation records are waiting for the store, which does not keep "
+                          "up or cannot be reached; try again shortly");
   }
   auto ticket = invoker_.admit();
   if (!ticket) return std::move(ticket).error();
@@ -415,7 +517,7 @@ Result<Invocation> FunctionService::run(PendingInvocation pending) {
 Result<std::vector<InvocationRecord>> FunctionService::invocations(
     const store::InvocationQuery& query) {
   recorder_.flush();  // every answered invocation is listed
-  return parts_.registry.list_invocations(query);
+  return parts_.store.list_invocations(query);
 }
 
 Result<InvocationRecord> FunctionService::invocation(std::string_view id) {
@@ -424,7 +526,7 @@ Result<InvocationRecord> FunctionService::invocation(std::string_view id) {
                       "'" + std::string(id.substr(0, 40)) + "' is not an invocation id");
   }
   recorder_.flush();
-  return parts_.registry.get_invocation(id);
+  return parts_.store.get_invocation(id);
 }
 
 // --- operations ------------------------------------------------------------
@@ -432,11 +534,9 @@ Result<InvocationRecord> FunctionService::invocation(std::string_view id) {
 Readiness FunctionService::readiness() {
   Readiness r;
   r.ready = true;
-  store::InvocationQuery probe;
-  probe.limit = 1;
-  auto records = parts_.registry.list_invocations(probe);
-  r.checks.emplace_back("store", records ? "ok" : records.error().message);
-  r.ready = r.ready && records.has_value();
+  auto store = parts_.store.ping();
+  r.checks.emplace_back("store", store ? "ok" : store.error().message);
+  r.ready = r.ready && store.has_value();
   if (parts_.docker == nullptr) {
     r.checks.emplace_back("docker", "disabled");
   } else {
@@ -474,8 +574,8 @@ std::string FunctionService::metrics_text() {
   parts_.metrics.set_functions(static_cast<std::int64_t>(all.size()));
   for (const auto& deployment : all) {
     if (deployment->docker) {
-      parts_.metrics.set_warm_containers(
-          deployment->function.name, static_cast<std::int64_t>(warm_containers(*deployment)));
+      parts_.metrics.set_warm_containers(deployment->function.name,
+                                         static_cast<std::int64_t>(warm_containers(*deployment)));
     }
   }
   return parts_.metrics.render();

@@ -31,6 +31,7 @@
 #include <utility>
 #include <vector>
 
+#include <boost/asio/post.hpp>
 #include <boost/asio/thread_pool.hpp>
 
 #include "core/cgi.hpp"
@@ -42,7 +43,7 @@
 #include "metrics/registry.hpp"
 #include "service/recorder.hpp"
 #include "store/blob_store.hpp"
-#include "store/registry.hpp"
+#include "store/store.hpp"
 #include "wasm/module_cache.hpp"
 #include "wasm/runtime.hpp"
 
@@ -149,7 +150,8 @@ struct ServiceOptions {
   // Threads for docker invocations, which mostly wait on the engine: their
   // own pool, so that a burst of slow container starts never queues wasm.
   unsigned docker_workers = 16;
-  // This server's name in GET /v1/info (the host name by default).
+  // This server's name in GET /v1/info, in X-Nebula-Node and in every
+  // record (the host name by default).
   std::string node;
 };
 
@@ -159,8 +161,7 @@ struct ServiceOptions {
 
 // Borrowed parts; they outlive the service.
 struct ServiceParts {
-  store::Registry& registry;
-  store::BlobStore& blobs;
+  store::Store& store;
   wasm::ModuleCache& modules;
   wasm::Runtime& wasm;
   docker::Runtime* docker = nullptr;  // null: started without Docker
@@ -181,6 +182,15 @@ class FunctionService {
   // that cannot be prepared is logged and answers 503 with the reason; the
   // function stays listed. Blocking: call before serving.
   void restore();
+
+  // With a shared store, follows the changes other nodes make: a function
+  // deployed or replaced elsewhere is prepared here (compiled from the
+  // stored module unless this node's cache has it) and swapped into the
+  // table; one deleted elsewhere leaves it. A full comparison runs after
+  // every reconnect and periodically. Changes are applied on the worker
+  // pool, serialised with local deploys. Does nothing for a store only
+  // this node writes.
+  void follow();
 
   // --- modules ------------------------------------------------------------
 
@@ -226,6 +236,8 @@ class FunctionService {
   [[nodiscard]] std::string metrics_text();
 
   [[nodiscard]] std::size_t function_count() const;
+  // This node's name.
+  [[nodiscard]] const std::string& node() const noexcept { return options_.node; }
   // Blocking work that is not an invocation (store, compilation).
   [[nodiscard]] boost::asio::thread_pool& workers() noexcept { return workers_; }
   // Waits for every queued and running job of both pools.
@@ -237,6 +249,19 @@ class FunctionService {
   [[nodiscard]] DeploymentPtr find(std::string_view name) const;
   [[nodiscard]] Result<DeployResult> deploy_manifest(std::string_view name, Manifest manifest);
   [[nodiscard]] Result<std::shared_ptr<Deployment>> prepare(const Function& function);
+  // Prepares a stored function variant by variant: a variant that fails is
+  // kept as unready with the reason, the function stays.
+  [[nodiscard]] std::shared_ptr<Deployment> prepare_stored(const Function& function,
+                                                           std::string_view when);
+  // Makes the table's entry for `stored` match it; callers hold
+  // deploy_mutex_.
+  void apply_stored(const Function& stored);
+  // Removes `name` from the table (not from the store); callers hold
+  // deploy_mutex_. False when it was not there.
+  bool drop(std::string_view name);
+  // The store's version of one function, or of all, applied to the table.
+  void sync(const std::string& name);
+  void sync_all();
   void retire(const Deployment& deployment);
   [[nodiscard]] std::size_t warm_containers(const Deployment& deployment) const;
   [[nodiscard]] Result<FunctionView> view(DeploymentPtr deployment);

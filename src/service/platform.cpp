@@ -2,36 +2,52 @@
 
 #include <spdlog/spdlog.h>
 
+#include "store/postgres.hpp"
+#include "store/sqlite_store.hpp"
+
 namespace nebula::service {
 
 wasm::ArtifactStorage compiled_artifacts(store::BlobStore& blobs, std::string engine_key) {
   return wasm::ArtifactStorage{
-      .find = [&blobs, engine_key](std::string_view digest) -> std::optional<std::filesystem::path> {
+      .find = [&blobs,
+               engine_key](std::string_view digest) -> std::optional<std::filesystem::path> {
         auto path = blobs.compiled_path(digest, engine_key);
         std::error_code ec;
         if (path && std::filesystem::exists(*path, ec)) return *path;
         return std::nullopt;
       },
-      .save = [&blobs, engine_key](std::string_view digest, std::string_view bytes) {
-        return blobs.put_compiled(digest, engine_key, bytes);
-      }};
+      .save =
+          [&blobs, engine_key](std::string_view digest, std::string_view bytes) {
+            return blobs.put_compiled(digest, engine_key, bytes);
+          }};
 }
 
 Result<std::unique_ptr<Platform>> Platform::open(PlatformOptions options) {
   std::unique_ptr<Platform> p(new Platform());
 
-  auto blobs = store::BlobStore::open(options.data_dir);
-  if (!blobs) {
-    return make_error(blobs.error().kind, "cannot open the blob store: " + blobs.error().message);
+  if (options.store.empty() || options.store == "sqlite") {
+    auto opened = store::SqliteStore::open(
+        options.data_dir, store::RegistryOptions{.max_records_per_function = options.max_records});
+    if (!opened) return std::move(opened).error();
+    p->store_ = std::move(*opened);
+  } else if (store::is_postgres_dsn(options.store)) {
+    auto opened = store::PostgresStore::open(
+        options.store, store::PostgresOptions{.max_records_per_function = options.max_records});
+    if (!opened) return std::move(opened).error();
+    p->store_ = std::move(*opened);
+  } else {
+    return make_error(ErrorKind::kInvalidArgument,
+                      "--store expects \"sqlite\" or a PostgreSQL URI "
+                      "(postgresql://user@host:port/db), got '" +
+                          options.store.substr(0, 80) + "'");
   }
-  p->blobs_ = std::make_unique<store::BlobStore>(std::move(*blobs));
-  auto registry = store::Registry::open(
-      options.data_dir, store::RegistryOptions{.max_records_per_function = options.max_records});
-  if (!registry) {
-    return make_error(registry.error().kind,
-                      "cannot open the registry: " + registry.error().message);
+  spdlog::info("store: {}", p->store_->describe());
+  auto cache = store::BlobStore::open(options.data_dir);
+  if (!cache) {
+    return make_error(cache.error().kind,
+                      "cannot open the compiled-module cache: " + cache.error().message);
   }
-  p->registry_ = std::move(*registry);
+  p->cache_ = std::make_unique<store::BlobStore>(std::move(*cache));
 
   // One engine for the process. Every worker may hold an instance slot at
   // once, plus some room for the docker workers' occasional wasm work.
@@ -41,12 +57,14 @@ Result<std::unique_ptr<Platform>> Platform::open(PlatformOptions options) {
   if (!engine) return std::move(engine).error();
   p->engine_ = std::move(*engine);
   p->engine_key_ = wasm::Engine::compatibility_key();
-  p->modules_ = std::make_unique<wasm::ModuleCache>(
-      *p->engine_, compiled_artifacts(*p->blobs_, p->engine_key_));
+  p->modules_ = std::make_unique<wasm::ModuleCache>(*p->engine_,
+                                                    compiled_artifacts(*p->cache_, p->engine_key_));
+  // A module this node has not compiled yet comes from the store (another
+  // node may have uploaded it).
   p->wasm_ = std::make_unique<wasm::Runtime>(
       *p->engine_,
-      [modules = p->modules_.get(), blobs = p->blobs_.get()](const std::string& d, bool component) {
-        return modules->load(d, component, [blobs, &d] { return blobs->get(d); });
+      [modules = p->modules_.get(), store = p->store_.get()](const std::string& d, bool component) {
+        return modules->load(d, component, [store, &d] { return store->get_blob(d); });
       });
 
   if (options.docker) {
@@ -60,18 +78,18 @@ Result<std::unique_ptr<Platform>> Platform::open(PlatformOptions options) {
     }
   }
 
-  p->service_ = std::make_unique<FunctionService>(
-      ServiceParts{.registry = *p->registry_,
-                   .blobs = *p->blobs_,
-                   .modules = *p->modules_,
-                   .wasm = *p->wasm_,
-                   .docker = p->docker_.get(),
-                   .metrics = p->metrics_},
-      ServiceOptions{.max_pending = options.max_pending,
-                     .workers = options.workers,
-                     .docker_workers = options.docker_workers,
-                     .node = options.node});
+  p->service_ =
+      std::make_unique<FunctionService>(ServiceParts{.store = *p->store_,
+                                                     .modules = *p->modules_,
+                                                     .wasm = *p->wasm_,
+                                                     .docker = p->docker_.get(),
+                                                     .metrics = p->metrics_},
+                                        ServiceOptions{.max_pending = options.max_pending,
+                                                       .workers = options.workers,
+                                                       .docker_workers = options.docker_workers,
+                                                       .node = options.node});
   p->service_->restore();
+  p->service_->follow();
   return p;
 }
 

@@ -11,7 +11,7 @@
 #include "metrics/registry.hpp"
 #include "service/function_service.hpp"
 #include "store/blob_store.hpp"
-#include "store/registry.hpp"
+#include "store/store.hpp"
 #include "wasm/engine.hpp"
 #include "wasm/module_cache.hpp"
 #include "wasm/runtime.hpp"
@@ -19,7 +19,12 @@
 namespace nebula::service {
 
 struct PlatformOptions {
+  // The SQLite store and the blobs by default; with a PostgreSQL store,
+  // only this node's compiled-module cache.
   std::filesystem::path data_dir = "./nebula-data";
+  // Empty or "sqlite": the embedded store in data_dir. A PostgreSQL DSN
+  // ("postgresql://user@host:port/db"): the store shared by many nodes.
+  std::string store;
   std::size_t max_records = 1000;  // invocation records kept per function
   std::size_t max_pending = 1024;
   unsigned workers = 4;
@@ -30,8 +35,8 @@ struct PlatformOptions {
 };
 
 // Everything behind the API, assembled and owned in dependency order: the
-// store (registry + blobs), the wasm engine with its compiled-module cache
-// beside the blobs, the Docker runtime when enabled, the metrics, and the
+// store (SQLite or PostgreSQL), the wasm engine with its compiled-module
+// cache in the data directory, the Docker runtime when enabled, the metrics, and the
 // function service over all of them. `nebula serve` and the in-process
 // tests build the same thing this one way.
 //
@@ -52,12 +57,13 @@ class Platform {
   [[nodiscard]] metrics::Registry& metrics() noexcept { return metrics_; }
   [[nodiscard]] wasm::Engine& engine() noexcept { return *engine_; }
   [[nodiscard]] docker::Runtime* docker() noexcept { return docker_.get(); }
+  [[nodiscard]] store::Store& store() noexcept { return *store_; }
 
  private:
   Platform() = default;
 
-  std::unique_ptr<store::BlobStore> blobs_;
-  std::unique_ptr<store::Registry> registry_;
+  std::unique_ptr<store::Store> store_;
+  std::unique_ptr<store::BlobStore> cache_;  // compiled modules, this node's
   std::unique_ptr<wasm::Engine> engine_;
   std::string engine_key_;
   std::unique_ptr<wasm::ModuleCache> modules_;

@@ -4,12 +4,11 @@
 #include <cerrno>
 #include <cstring>
 #include <fcntl.h>
+#include <sodium/crypto_hash_sha256.h>
 #include <sys/stat.h>
 #include <system_error>
 #include <unistd.h>
 #include <vector>
-
-#include <sodium/crypto_hash_sha256.h>
 
 #include "core/function.hpp"
 
@@ -161,8 +160,7 @@ Result<std::string> sha256_digest(std::string_view bytes) {
   std::array<unsigned char, crypto_hash_sha256_BYTES> md{};
   const std::size_t size = md.size();
   // libsodium's SHA-256 needs no sodium_init() and cannot fail.
-  crypto_hash_sha256(md.data(), reinterpret_cast<const unsigned char*>(bytes.data()),
-                     bytes.size());
+  crypto_hash_sha256(md.data(), reinterpret_cast<const unsigned char*>(bytes.data()), bytes.size());
   constexpr std::string_view kHex = "0123456789abcdef";
   std::string digest(kDigestPrefix);
   digest.reserve(kDigestPrefix.size() + 2 * size);

@@ -13,7 +13,7 @@ namespace fs = std::filesystem;
 // PRAGMA user_version of the newest schema. Each step in kMigrations takes
 // the database from version i to i + 1; a released step is never edited,
 // only followed by a new one.
-constexpr std::int64_t kSchemaVersion = 2;
+constexpr std::int64_t kSchemaVersion = 3;
 
 constexpr const char* kMigrations[kSchemaVersion] = {
     // 0 -> 1: functions and their invocation log. Runtimes and outcomes are
@@ -91,14 +91,19 @@ DROP TABLE invocations;
 ALTER TABLE invocations_v2 RENAME TO invocations;
 CREATE INDEX invocations_by_function ON invocations (function, seq);
 )sql",
+    // 2 -> 3: the node that ran an invocation (its --node-id). Records
+    // written before nodes were named have "".
+    R"sql(
+ALTER TABLE invocations ADD COLUMN node TEXT NOT NULL DEFAULT '';
+)sql",
 };
 
 // The columns of a record, in the order read_record expects and
-// bind_record binds (?1 … ?19).
+// bind_record binds (?1 … ?20).
 constexpr std::string_view kRecordColumns =
     "id, function, runtime, outcome, exit_code, cold, queue_us, startup_us, exec_us, "
     "teardown_us, total_us, cpu_us, max_memory_bytes, input_bytes, output_bytes, "
-    "started_at_us, message, stderr_tail, output_truncated";
+    "started_at_us, message, stderr_tail, output_truncated, node";
 
 std::int64_t now_unix_us() {
   const auto now = std::chrono::system_clock::now().time_since_epoch();
@@ -155,6 +160,7 @@ Status bind_record(Statement& s, const InvocationRecord& r) {
   text(r.message);
   text(r.stderr_tail);
   integer(r.output_truncated ? 1 : 0);
+  text(r.node);
   return st;
 }
 
@@ -192,6 +198,7 @@ Result<InvocationRecord> read_record(const Statement& s) {
   r.message = s.column_text(c++);
   r.stderr_tail = s.column_text(c++);
   r.output_truncated = s.column_int64(c++) != 0;
+  r.node = s.column_text(c++);
   return r;
 }
 
@@ -353,7 +360,7 @@ Status Registry::prepare_statements() {
       {&stmts_->insert_invocation,
        "INSERT INTO invocations (" + record_columns +
            ") VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, "
-           "?18, ?19)"},
+           "?18, ?19, ?20)"},
       {&stmts_->count_invocations, "SELECT COUNT(*) FROM invocations WHERE function = ?1"},
       // The oldest ?2 records of a function: a range scan of the
       // (function, seq) index from its low end, then rowid deletes.
@@ -703,53 +710,24 @@ Result<InvocationRecord> Registry::get_invocation(std::string_view id) {
 
 Result<FunctionStats> Registry::function_stats(std::string_view name) {
   if (auto st = check_function_name(name); !st) return std::move(st).error();
-  FunctionStats stats;
-  // Start-up times per runtime (index RuntimeKind), all and cold only.
-  std::array<std::vector<std::int64_t>, 2> startups;
-  std::array<std::vector<std::int64_t>, 2> cold_startups;
-  {
-    std::lock_guard lock(mutex_);
-    Statement& s = stmts_->stats_rows;
-    ResetOnExit reset(s);
-    if (auto st = s.bind(1, name); !st) return std::move(st).error();
-    while (true) {
-      auto row = s.step();
-      if (!row) return std::move(row).error();
-      if (!*row) break;
-      auto runtime = parse_runtime_kind(s.column_text(0));
-      auto outcome = parse_outcome(s.column_text(1));
-      if (!runtime || !outcome) {
-        return corrupt("invocations of '" + std::string(name) +
-                       "' with an unknown runtime or outcome");
-      }
-      const bool cold = s.column_int64(2) != 0;
-      const std::int64_t startup_us = s.column_int64(3);
-      const auto k = static_cast<std::size_t>(*runtime);
-      RuntimeStats& r = *runtime == RuntimeKind::kWasm ? stats.wasm : stats.docker;
-      ++r.invocations;
-      ++r.by_outcome[static_cast<std::size_t>(*outcome)];
-      startups[k].push_back(startup_us);
-      if (cold) {
-        ++r.cold_starts;
-        cold_startups[k].push_back(startup_us);
-      }
-      ++stats.invocations;
+  StatsBuilder stats;
+  std::lock_guard lock(mutex_);
+  Statement& s = stmts_->stats_rows;
+  ResetOnExit reset(s);
+  if (auto st = s.bind(1, name); !st) return std::move(st).error();
+  while (true) {
+    auto row = s.step();
+    if (!row) return std::move(row).error();
+    if (!*row) break;
+    auto runtime = parse_runtime_kind(s.column_text(0));
+    auto outcome = parse_outcome(s.column_text(1));
+    if (!runtime || !outcome) {
+      return corrupt("invocations of '" + std::string(name) +
+                     "' with an unknown runtime or outcome");
     }
+    stats.add(*runtime, *outcome, s.column_int64(2) != 0, s.column_int64(3));
   }
-  // Nearest rank: the ceil(n/2)-th smallest value.
-  auto median = [](std::vector<std::int64_t>& v) -> std::optional<std::int64_t> {
-    if (v.empty()) return std::nullopt;
-    const auto mid = v.begin() + static_cast<std::ptrdiff_t>((v.size() - 1) / 2);
-    std::nth_element(v.begin(), mid, v.end());
-    return *mid;
-  };
-  for (RuntimeKind kind : {RuntimeKind::kWasm, RuntimeKind::kDocker}) {
-    const auto k = static_cast<std::size_t>(kind);
-    RuntimeStats& r = kind == RuntimeKind::kWasm ? stats.wasm : stats.docker;
-    r.p50_startup_us = median(startups[k]);
-    r.p50_cold_startup_us = median(cold_startups[k]);
-  }
-  return stats;
+  return stats.finish();
 }
 
 }  // namespace nebula::store

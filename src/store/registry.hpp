@@ -19,6 +19,7 @@
 #include "core/invocation.hpp"
 #include "core/result.hpp"
 #include "store/sqlite.hpp"
+#include "store/store.hpp"
 
 namespace nebula::store {
 
@@ -29,49 +30,6 @@ struct RegistryOptions {
   // How long a statement waits for a lock held by another connection (the
   // sqlite3 shell, a backup) before failing with kUnavailable.
   std::chrono::milliseconds busy_timeout{5000};
-};
-
-// Filters for list_invocations; unset fields match everything.
-struct InvocationQuery {
-  static constexpr std::size_t kDefaultLimit = 50;
-  static constexpr std::size_t kMaxLimit = 1000;
-
-  std::optional<std::string> function;
-  std::optional<RuntimeKind> runtime;
-  std::optional<Outcome> outcome;
-  // Page size, clamped to [1, kMaxLimit].
-  std::size_t limit = kDefaultLimit;
-  // Cursor: only records older than this invocation id (the last id of the
-  // previous page).
-  std::optional<std::string> before;
-};
-
-inline constexpr std::size_t kOutcomeCount = 6;  // Outcome::kOk … Outcome::kRejected
-
-// Counts over the kept records of one function and runtime.
-struct RuntimeStats {
-  std::uint64_t invocations = 0;
-  std::uint64_t cold_starts = 0;
-  std::array<std::uint64_t, kOutcomeCount> by_outcome{};  // indexed by Outcome
-  // Median (nearest rank) start-up of all kept records, and of the cold ones
-  // only; unset without records. A warm docker start-up is 0, so
-  // the second is the cold-start figure to compare across runtimes.
-  std::optional<std::int64_t> p50_startup_us;
-  std::optional<std::int64_t> p50_cold_startup_us;
-
-  [[nodiscard]] std::uint64_t count(Outcome outcome) const noexcept {
-    return by_outcome[static_cast<std::size_t>(outcome)];
-  }
-};
-
-struct FunctionStats {
-  std::uint64_t invocations = 0;  // all kept records of the function
-  RuntimeStats wasm;
-  RuntimeStats docker;
-
-  [[nodiscard]] const RuntimeStats& of(RuntimeKind kind) const noexcept {
-    return kind == RuntimeKind::kWasm ? wasm : docker;
-  }
 };
 
 // The SQLite registry of deployed functions and their invocation records

@@ -444,7 +444,7 @@ TEST_F(StoreRegistryTest, DatabaseIsInWalModeWithAVersionedSchema) {
   auto db = Database::open(dir_.path() / "nebula.db");
   ASSERT_TRUE(db);
   EXPECT_EQ(*db->query_text("PRAGMA journal_mode"), "wal");
-  EXPECT_EQ(*db->query_int("PRAGMA user_version"), 2);
+  EXPECT_EQ(*db->query_int("PRAGMA user_version"), 3);
 }
 
 TEST_F(StoreRegistryTest, UnmeasuredFiguresStayNull) {

@@ -1,0 +1,37 @@
+#include "store/store.hpp"
+
+#include <algorithm>
+
+namespace nebula::store {
+
+void StatsBuilder::add(RuntimeKind runtime, Outcome outcome, bool cold, std::int64_t startup_us) {
+  const auto k = static_cast<std::size_t>(runtime);
+  RuntimeStats& r = runtime == RuntimeKind::kWasm ? stats_.wasm : stats_.docker;
+  ++r.invocations;
+  ++r.by_outcome[static_cast<std::size_t>(outcome)];
+  startups_[k].push_back(startup_us);
+  if (cold) {
+    ++r.cold_starts;
+    cold_startups_[k].push_back(startup_us);
+  }
+  ++stats_.invocations;
+}
+
+FunctionStats StatsBuilder::finish() {
+  // Nearest rank: the ceil(n/2)-th smallest value.
+  auto median = [](std::vector<std::int64_t>& v) -> std::optional<std::int64_t> {
+    if (v.empty()) return std::nullopt;
+    const auto mid = v.begin() + static_cast<std::ptrdiff_t>((v.size() - 1) / 2);
+    std::nth_element(v.begin(), mid, v.end());
+    return *mid;
+  };
+  for (RuntimeKind kind : {RuntimeKind::kWasm, RuntimeKind::kDocker}) {
+    const auto k = static_cast<std::size_t>(kind);
+    RuntimeStats& r = kind == RuntimeKind::kWasm ? stats_.wasm : stats_.docker;
+    r.p50_startup_us = median(startups_[k]);
+    r.p50_cold_startup_us = median(cold_startups_[k]);
+  }
+  return std::move(stats_);
+}
+
+}  // namespace nebula::store
