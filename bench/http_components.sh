@@ -40,7 +40,6 @@ if [ ! -x "$wasmtime" ]; then
   cargo install --quiet --locked "wasmtime-cli@$wasmtime_version" --root "$tools/wasmtime-$wasmtime_version"
 fi
 
-free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
 work=$(mktemp -d)
 pids=()
 cleanup() {
@@ -49,11 +48,6 @@ cleanup() {
 }
 trap cleanup EXIT
 trap 'exit 130' INT TERM
-
-wait_for() {  # wait_for URL: until it answers 200
-  for _ in $(seq 1 200); do curl -fsS -o /dev/null "$1" 2>/dev/null && return 0; sleep 0.05; done
-  die "nothing answers at $1"
-}
 
 # run_wrk NAME URL ROUND: prints one table row and keeps wrk's output
 run_wrk() {

@@ -26,7 +26,7 @@ NEBULA="$NEBULA_BUILD_DIR/nebula"
 command -v wrk >/dev/null || die "wrk is missing: apt-get install wrk"
 
 work=$(mktemp -d)
-port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
+port=$(free_port)
 url="http://127.0.0.1:$port"
 "$NEBULA" serve --listen "127.0.0.1:$port" --data-dir "$work/data" --no-docker \
   --log-level warn >"$work/server.log" 2>&1 &

@@ -273,6 +273,12 @@ Result<std::unique_ptr<PostgresStore::Connection>> PostgresStore::connect() {
   if (connection->get() == nullptr) {
     return make_error(ErrorKind::kInternal, "out of memory connecting to PostgreSQL");
   }
+  // Server notices ("relation already exists, skipping") are for logs at
+  // debug level, not for stderr.
+  PQsetNoticeProcessor(
+      connection->get(),
+      [](void*, const char* message) { spdlog::debug("PostgreSQL: {}", trimmed(message)); },
+      nullptr);
   if (connection->broken()) {
     return make_error(ErrorKind::kUnavailable,
                       "cannot connect to PostgreSQL" +
@@ -630,22 +636,23 @@ std::vector<Status> PostgresStore::add_invocations(const std::vector<InvocationR
   // One multi-row INSERT for the batch. Records of functions deleted
   // meanwhile are left out by the EXISTS (they would fail the foreign key
   // and with it the whole batch); RETURNING names the rows written.
-  std::string sql =
-      std::string("INSERT INTO invocations (") + kRecordColumns + ") SELECT v.* FROM (VALUES ";
+  // An ordinal column keeps seq in the batch's order (the semi-join may
+  // reorder rows otherwise, and seq is what "newest" means).
+  std::string sql = std::string("INSERT INTO invocations (") + kRecordColumns + ") SELECT " +
+                    kRecordColumns + " FROM (VALUES ";
   std::vector<Param> params;
   params.reserve(valid.size() * kRecordFields);
   for (std::size_t row = 0; row < valid.size(); ++row) {
     sql += row == 0 ? "(" : ", (";
     for (std::size_t col = 0; col < kRecordFields; ++col) {
-      if (col > 0) sql += ", ";
-      sql += "$" + std::to_string(row * kRecordFields + col + 1);
+      sql += "$" + std::to_string(row * kRecordFields + col + 1) + ", ";
     }
-    sql += ")";
+    sql += std::to_string(row) + ")";
     add_record_params(params, *valid[row]);
   }
   sql += std::string(") AS v (") + kRecordColumns +
-         ") WHERE EXISTS (SELECT 1 FROM functions f WHERE f.name = v.function) "
-         "ON CONFLICT (id) DO NOTHING RETURNING id, function";
+         ", ord) WHERE EXISTS (SELECT 1 FROM functions f WHERE f.name = v.function) "
+         "ORDER BY ord ON CONFLICT (id) DO NOTHING RETURNING id";
 
   std::unordered_set<std::string> functions;
   for (const InvocationRecord* r : valid) functions.insert(r->function);

@@ -39,8 +39,8 @@ class InProcessApi : public ::testing::Test {
     auto platform = service::Platform::open(options);
     ASSERT_TRUE(platform) << platform.error().message;
     platform_ = std::move(*platform);
-    api_ = std::make_unique<http::Api>(platform_->service(),
-                                       http::ApiOptions{.token = std::move(token), .single_function = {}});
+    api_ = std::make_unique<http::Api>(
+        platform_->service(), http::ApiOptions{.token = std::move(token), .single_function = {}});
   }
 
   // Routes and handles one request as the server would, on a private
@@ -157,10 +157,10 @@ TEST_F(InProcessApi, ADeclaredButUnavailableVariantIs503WithTheReason) {
   const std::string digest = deploy_echo();
   // This platform runs without Docker: the docker variant is recorded but
   // cannot run here.
-  auto res = call(bhttp::verb::put, "/v1/functions/both",
-                  R"({"wasm":{"module":")" + digest +
-                      R"("},"docker":{"image":"nebula-fn-hello:latest"}})",
-                  {{"Content-Type", "application/json"}});
+  auto res =
+      call(bhttp::verb::put, "/v1/functions/both",
+           R"({"wasm":{"module":")" + digest + R"("},"docker":{"image":"nebula-fn-hello:latest"}})",
+           {{"Content-Type", "application/json"}});
   ASSERT_EQ(res.result_int(), 201U) << res.body();
   EXPECT_NE(body_json(res).at("unready").at("docker").as_string().find("--no-docker"),
             std::string::npos);

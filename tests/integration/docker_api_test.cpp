@@ -32,9 +32,11 @@ TEST(DockerApi, TheWarmPoolWaitIsTheSecondCallsQueue) {
   TempDir dir;
   ServerProcess server(dir.path() / "data", {"--watchdog", NEBULA_WATCHDOG_PATH});
   ASSERT_TRUE(server.start()) << server.log();
-  const std::string manifest = R"({"docker":{"image":")" + std::string(docker::testing::kFixtureImage) +
-                               R"("},"args":["spin-ms"],"docker_pool":{"min_warm":1,"max_warm":1}})";
-  auto deployed = server.client().request("PUT", "/v1/functions/spin", manifest, "application/json");
+  const std::string manifest =
+      R"({"docker":{"image":")" + std::string(docker::testing::kFixtureImage) +
+      R"("},"args":["spin-ms"],"docker_pool":{"min_warm":1,"max_warm":1}})";
+  auto deployed =
+      server.client().request("PUT", "/v1/functions/spin", manifest, "application/json");
   ASSERT_TRUE(deployed && deployed->status == 201) << (deployed ? deployed->body : "");
 
   auto call = [&server] {

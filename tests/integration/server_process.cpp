@@ -39,7 +39,7 @@ std::string ServerProcess::log() const {
 bool ServerProcess::start() {
   std::vector<std::string> args = {NEBULA_BIN};
   args.insert(args.end(), command_.begin(), command_.end());
-  args.insert(args.end(), {"--listen", "127.0.0.1:0", "--data-dir", data_dir_.string()});
+  args.insert(args.end(), {"--listen", listen_, "--data-dir", data_dir_.string()});
   args.insert(args.end(), extra_args_.begin(), extra_args_.end());
   // Appended: a test that restarts the server keeps every run's log.
   std::error_code ec;

@@ -21,6 +21,9 @@ class ServerProcess {
   // The subcommand and its leading arguments, "serve" by default (e.g.
   // {"serve-one", "fn.wasm"}); --listen and --data-dir follow.
   void set_command(std::vector<std::string> command) { command_ = std::move(command); }
+  // The --listen address, "127.0.0.1:0" (any free port) by default; a fixed
+  // one keeps the port across restarts (a load balancer's upstream).
+  void set_listen(std::string listen) { listen_ = std::move(listen); }
   ~ServerProcess();
   ServerProcess(const ServerProcess&) = delete;
   ServerProcess& operator=(const ServerProcess&) = delete;
@@ -43,6 +46,7 @@ class ServerProcess {
   std::filesystem::path data_dir_;
   std::vector<std::string> extra_args_;
   std::vector<std::string> command_ = {"serve"};
+  std::string listen_ = "127.0.0.1:0";
   std::filesystem::path log_path_;
   std::optional<base::Subprocess> process_;
   std::string url_;
