@@ -114,25 +114,28 @@ Param boolean(bool v) {
   return Param{v ? "t" : "f", kBoolOid, false};
 }
 
-std::int64_t now_unix_us() {
-  const auto now = std::chrono::system_clock::now().time_since_epoch();
-  return std::chrono::duration_cast<std::chrono::microseconds>(now).count();
-}
-
 std::string trimmed(const char* message) {
   std::string s = message != nullptr ? message : "";
   while (!s.empty() && (s.back() == '\n' || s.back() == ' ')) s.pop_back();
   return s;
 }
 
-Error function_not_found(std::string_view name) {
-  return make_error(ErrorKind::kNotFound,
-                    "function '" + std::string(name) + "' is not deployed (see GET /v1/functions)");
-}
-
 Error corrupt(std::string what) {
   return make_error(ErrorKind::kInternal,
                     "the PostgreSQL store holds " + std::move(what) + "; was it edited by hand?");
+}
+
+// Every row of a result through `read`; the first failure ends it.
+template <class T>
+Result<std::vector<T>> read_rows(const PGresult* r, Result<T> (*read)(const PGresult*, int)) {
+  std::vector<T> rows;
+  rows.reserve(static_cast<std::size_t>(PQntuples(r)));
+  for (int i = 0; i < PQntuples(r); ++i) {
+    auto row = read(r, i);
+    if (!row) return std::move(row).error();
+    rows.push_back(std::move(*row));
+  }
+  return rows;
 }
 
 std::int64_t to_int(const char* v) {
@@ -475,13 +478,7 @@ Result<std::vector<Function>> PostgresStore::list_functions() {
         "SELECT name, manifest, created_at_us, updated_at_us FROM functions ORDER BY name", {},
         where_);
     if (!r) return std::move(r).error();
-    std::vector<Function> functions;
-    for (int i = 0; i < PQntuples(r->get()); ++i) {
-      auto f = read_function(r->get(), i);
-      if (!f) return std::move(f).error();
-      functions.push_back(std::move(*f));
-    }
-    return functions;
+    return read_rows(r->get(), &read_function);
   });
 }
 
@@ -737,14 +734,7 @@ Result<std::vector<InvocationRecord>> PostgresStore::list_invocations(
     statement += " ORDER BY seq DESC LIMIT $" + std::to_string(all.size());
     auto r = lease->exec(statement.c_str(), all, where_);
     if (!r) return std::move(r).error();
-    std::vector<InvocationRecord> records;
-    records.reserve(static_cast<std::size_t>(PQntuples(r->get())));
-    for (int i = 0; i < PQntuples(r->get()); ++i) {
-      auto record = read_record(r->get(), i);
-      if (!record) return std::move(record).error();
-      records.push_back(std::move(*record));
-    }
-    return records;
+    return read_rows(r->get(), &read_record);
   });
 }
 

@@ -105,16 +105,6 @@ constexpr std::string_view kRecordColumns =
     "teardown_us, total_us, cpu_us, max_memory_bytes, input_bytes, output_bytes, "
     "started_at_us, message, stderr_tail, output_truncated, node";
 
-std::int64_t now_unix_us() {
-  const auto now = std::chrono::system_clock::now().time_since_epoch();
-  return std::chrono::duration_cast<std::chrono::microseconds>(now).count();
-}
-
-Error function_not_found(std::string_view name) {
-  return make_error(ErrorKind::kNotFound,
-                    "function '" + std::string(name) + "' is not deployed (see GET /v1/functions)");
-}
-
 Error corrupt(std::string what) {
   return make_error(ErrorKind::kInternal,
                     "the registry database holds " + std::move(what) + "; was it edited by hand?");

@@ -1,8 +1,19 @@
 #include "store/store.hpp"
 
 #include <algorithm>
+#include <chrono>
 
 namespace nebula::store {
+
+std::int64_t now_unix_us() {
+  const auto now = std::chrono::system_clock::now().time_since_epoch();
+  return std::chrono::duration_cast<std::chrono::microseconds>(now).count();
+}
+
+Error function_not_found(std::string_view name) {
+  return make_error(ErrorKind::kNotFound,
+                    "function '" + std::string(name) + "' is not deployed (see GET /v1/functions)");
+}
 
 void StatsBuilder::add(RuntimeKind runtime, Outcome outcome, bool cold, std::int64_t startup_us) {
   const auto k = static_cast<std::size_t>(runtime);

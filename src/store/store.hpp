@@ -65,6 +65,13 @@ struct FunctionStats {
   }
 };
 
+// The wall clock in unix microseconds, as the stores stamp times.
+[[nodiscard]] std::int64_t now_unix_us();
+
+// kNotFound for a function that is not deployed, worded the same by every
+// store.
+[[nodiscard]] Error function_not_found(std::string_view name);
+
 // Builds FunctionStats from a function's kept records, one row at a time;
 // both stores compute the same figures this one way.
 class StatsBuilder {
