@@ -8,6 +8,7 @@
 #include <optional>
 #include <string>
 #include <thread>
+#include <unordered_map>
 #include <utility>
 #include <vector>
 
@@ -19,8 +20,8 @@ struct pg_conn;
 namespace nebula::store {
 
 struct PostgresOptions {
-  // Invocation records kept per function; older ones are pruned by every
-  // batch that adds some. At least 1.
+  // Invocation records kept per function (about: see add_invocations);
+  // older ones are pruned. At least 1.
   std::size_t max_records_per_function = 1000;
   // Connections for queries (the listener has its own).
   std::size_t connections = 4;
@@ -118,6 +119,10 @@ class PostgresStore final : public Store {
   std::size_t open_ = 0;                              // connections out + idle
   std::chrono::steady_clock::time_point retry_at_{};  // no attempt before
   std::chrono::milliseconds backoff_{0};
+
+  // Records this node added per function since it last pruned them.
+  std::mutex prune_mutex_;
+  std::unordered_map<std::string, std::size_t> unpruned_;
 
   // The listener: its thread sleeps in poll() on its connection's socket
   // and on wake_fd_[0]; the destructor writes to wake_fd_[1].

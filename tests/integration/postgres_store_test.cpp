@@ -133,23 +133,36 @@ TEST_F(PostgresStoreTest, FunctionsBlobsAndRecords) {
   for (int i = 0; i < 7; ++i) batch.push_back(record_for("alpha", i % 2 == 0 ? "n1" : "n2"));
   batch[1].cpu_us.reset();
   batch[2].outcome = Outcome::kTimeout;
-  batch.push_back(record_for("gone"));  // never deployed
+  // Whatever a function wrote to stderr is stored: the characters COPY
+  // escapes, and bytes PostgreSQL's text refuses (NUL, invalid UTF-8) as
+  // U+FFFD.
+  batch[5].stderr_tail = std::string("a\tb\nc\\d\0e\xff", 10);
   auto statuses = store->add_invocations(batch);
   ASSERT_EQ(statuses.size(), batch.size());
   for (int i = 0; i < 7; ++i) EXPECT_TRUE(statuses[i]) << statuses[i].error().message;
-  ASSERT_FALSE(statuses[7]);
-  EXPECT_EQ(statuses[7].error().kind, ErrorKind::kNotFound);
+  EXPECT_EQ(store->get_invocation(batch[5].id)->stderr_tail,
+            "a\tb\nc\\d\xEF\xBF\xBD"
+            "e\xEF\xBF\xBD");
+  // A record of a function that is not deployed is refused; the rest of its
+  // batch is written.
+  auto orphan = store->add_invocations({record_for("gone"), batch[6]});
+  ASSERT_FALSE(orphan[0]);
+  EXPECT_EQ(orphan[0].error().kind, ErrorKind::kNotFound);
   // A duplicate id is refused, not written twice.
-  auto again = store->add_invocations({batch[6]});
-  ASSERT_FALSE(again[0]) << *pg_->psql("SELECT seq, id FROM invocations") << " / " << batch[6].id;
+  ASSERT_FALSE(orphan[1]) << *pg_->psql("SELECT seq, id FROM invocations") << " / " << batch[6].id;
+  EXPECT_EQ(*pg_->psql("SELECT count(*) FROM invocations WHERE id = '" + batch[6].id + "'"), "1");
+  InvocationRecord late = record_for("alpha");
+  auto mixed = store->add_invocations({record_for("gone"), late});
+  ASSERT_FALSE(mixed[0]);
+  ASSERT_TRUE(mixed[1]) << mixed[1].error().message;
+  batch.push_back(late);
 
   // Pruned to the newest 5 of the function.
   auto page = store->list_invocations(InvocationQuery{});
   ASSERT_TRUE(page) << page.error().message;
   ASSERT_EQ(page->size(), 5U);
-  EXPECT_EQ(page->front().id, batch[6].id);
-  EXPECT_EQ(page->back().id, batch[2].id);
-  EXPECT_EQ(page->back().outcome, Outcome::kTimeout);
+  EXPECT_EQ(page->front().id, batch[7].id);
+  EXPECT_EQ(page->back().id, batch[3].id);
   auto one = store->get_invocation(batch[3].id);
   ASSERT_TRUE(one);
   EXPECT_EQ(one->node, "n2");
@@ -161,13 +174,13 @@ TEST_F(PostgresStoreTest, FunctionsBlobsAndRecords) {
   // Filters and the cursor.
   InvocationQuery timeouts;
   timeouts.outcome = Outcome::kTimeout;
-  EXPECT_EQ(store->list_invocations(timeouts)->size(), 1U);
+  EXPECT_EQ(store->list_invocations(timeouts)->size(), 0U);  // pruned
   InvocationQuery older;
   older.before = batch[4].id;
   older.limit = 10;
   auto rest = store->list_invocations(older);
   ASSERT_TRUE(rest);
-  ASSERT_EQ(rest->size(), 2U);
+  ASSERT_EQ(rest->size(), 1U);
   EXPECT_EQ((*rest)[0].id, batch[3].id);
   InvocationQuery stale;
   stale.before = batch[0].id;
@@ -176,7 +189,7 @@ TEST_F(PostgresStoreTest, FunctionsBlobsAndRecords) {
   auto stats = store->function_stats("alpha");
   ASSERT_TRUE(stats);
   EXPECT_EQ(stats->invocations, 5U);
-  EXPECT_EQ(stats->wasm.count(Outcome::kTimeout), 1U);
+  EXPECT_EQ(stats->wasm.count(Outcome::kOk), 5U);
   EXPECT_EQ(stats->wasm.p50_startup_us, std::optional<std::int64_t>(80));
 
   // Deleting a function deletes its records.

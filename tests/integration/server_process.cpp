@@ -50,6 +50,8 @@ bool ServerProcess::start() {
   options.in = base::Stdio::null();
   options.out = base::Stdio::file(log_path_, /*append=*/true);
   options.err = base::Stdio::to_stdout();
+  // A test that crashes leaves no server behind.
+  options.parent_death_signal = SIGKILL;
   auto started = base::Subprocess::start(args, options);
   if (!started) return false;
   process_.emplace(std::move(*started));
