@@ -197,6 +197,10 @@ int main(int argc, char** argv) {
   auto* ls_cmd = app.add_subcommand("ls", "List deployed functions");
   add_client_flags(*ls_cmd, client);
 
+  auto* status_cmd = app.add_subcommand(
+      "status", "What the server costs and holds now: memory, CPU, wakeups, containers, store");
+  add_client_flags(*status_cmd, client);
+
   std::string rm_name;
   auto* rm_cmd = app.add_subcommand("rm", "Remove a function (and stop its warm containers)");
   add_client_flags(*rm_cmd, client);
@@ -273,6 +277,7 @@ int main(int argc, char** argv) {
   if (build_cmd->parsed()) return nebula::cli::build_project(build_options);
   if (invoke_cmd->parsed()) return nebula::cli::invoke(client, invoke);
   if (ls_cmd->parsed()) return nebula::cli::list(client);
+  if (status_cmd->parsed()) return nebula::cli::status(client);
   if (rm_cmd->parsed()) return nebula::cli::remove(client, rm_name);
   if (logs_cmd->parsed()) return nebula::cli::logs(client, logs);
   if (bench_cmd->parsed()) return nebula::bench::run(bench);

@@ -213,10 +213,60 @@ int list(const ClientOptions& copts) {
       const auto& x = p50.at(key);
       return x.is_null() ? std::string("-") : format_us(number(x));
     };
-    auto count = [](const boost::json::value& x) { return std::to_string(std::llround(number(x))); };
+    auto count = [](const boost::json::value& x) {
+      return std::to_string(std::llround(number(x)));
+    };
     row(f.at("name").as_string(), variants, kind, m.at("default_runtime").as_string(),
         count(inv.at("wasm")), count(inv.at("docker")), p50_text("wasm"), p50_text("docker"));
   }
+  return 0;
+}
+
+int status(const ClientOptions& copts) {
+  Client client(copts.server, copts.token);
+  auto res = client.request("GET", "/v1/status");
+  if (!res) return fail(res.error().message);
+  if (res->status != 200) return fail(problem_detail(*res));
+  auto doc = parse_json(*res);
+  if (!doc) return fail(doc.error().message);
+  const auto& st = doc->as_object();
+  auto footprint = [](const boost::json::object& f) {
+    return format_bytes(number(f.at("rss_bytes"))) + " RSS, " + format_us(number(f.at("cpu_us"))) +
+           " CPU, " + std::to_string(f.at("threads").to_number<std::uint64_t>()) + " threads, " +
+           std::to_string(f.at("voluntary_switches").to_number<std::uint64_t>()) + " wakeups";
+  };
+  const auto& process = st.at("process").as_object();
+  std::printf("node        %s (up %llds)\n", std::string(st.at("node").as_string()).c_str(),
+              static_cast<long long>(st.at("uptime_s").to_number<std::int64_t>()));
+  std::printf("server      %s, %llu fds\n", footprint(process).c_str(),
+              static_cast<unsigned long long>(process.at("open_fds").to_number<std::uint64_t>()));
+  const auto& wasm = st.at("wasm").as_object();
+  std::printf(
+      "functions   %llu (%llu wasm variants prepared; %llu instance slots reserved)\n",
+      static_cast<unsigned long long>(st.at("functions").to_number<std::uint64_t>()),
+      static_cast<unsigned long long>(wasm.at("prepared_variants").to_number<std::uint64_t>()),
+      static_cast<unsigned long long>(wasm.at("instance_slots").to_number<std::uint64_t>()));
+  const auto& docker = st.at("docker").as_object();
+  if (docker.at("enabled").as_bool()) {
+    std::printf(
+        "docker      %llu warm containers\n",
+        static_cast<unsigned long long>(docker.at("warm_containers").to_number<std::uint64_t>()));
+    if (docker.at("engine").is_object()) {
+      const auto& engine = docker.at("engine").as_object();
+      std::printf(
+          "engine      %llu processes: %s\n",
+          static_cast<unsigned long long>(engine.at("processes").to_number<std::uint64_t>()),
+          footprint(engine).c_str());
+    }
+  } else {
+    std::printf("docker      disabled\n");
+  }
+  const auto& store = st.at("store").as_object();
+  std::printf(
+      "store       %s, %llu records waiting; data dir %s\n",
+      std::string(store.at("kind").as_string()).c_str(),
+      static_cast<unsigned long long>(store.at("records_waiting").to_number<std::uint64_t>()),
+      format_bytes(number(st.at("data_dir_bytes"))).c_str());
   return 0;
 }
 

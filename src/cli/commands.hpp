@@ -45,6 +45,8 @@ struct LogsOptions {
 [[nodiscard]] int deploy(const ClientOptions& client, const DeployOptions& options);
 [[nodiscard]] int invoke(const ClientOptions& client, const InvokeOptions& options);
 [[nodiscard]] int list(const ClientOptions& client);
+// `nebula status`: what the server costs and holds now (GET /v1/status).
+[[nodiscard]] int status(const ClientOptions& client);
 [[nodiscard]] int remove(const ClientOptions& client, const std::string& name);
 [[nodiscard]] int logs(const ClientOptions& client, const LogsOptions& options);
 

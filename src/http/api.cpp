@@ -7,7 +7,6 @@
 
 #include <boost/asio/post.hpp>
 #include <boost/asio/this_coro.hpp>
-
 #include <boost/beast/core/string.hpp>
 #include <boost/json.hpp>
 #include <spdlog/spdlog.h>
@@ -170,6 +169,7 @@ const std::vector<Api::Route>& Api::routes() {
         {{"/v1/invocations"}, BodyLimit::kSmall, {{V::get, &Api::list_invocations}}, {}},
         {{"/v1/invocations/{id}"}, BodyLimit::kSmall, {{V::get, &Api::get_invocation}}, {}},
         {{"/v1/info"}, BodyLimit::kSmall, {{V::get, &Api::info}}, {}},
+        {{"/v1/status"}, BodyLimit::kSmall, {{V::get, &Api::status}}, {}},
         {{"/v1/openapi.yaml"}, BodyLimit::kSmall, {{V::get, &Api::openapi}}, {}},
         {{"/metrics"}, BodyLimit::kSmall, {{V::get, &Api::metrics}}, {}},
         {{"/healthz"}, BodyLimit::kSmall, {{V::get, &Api::healthz}}, {}},
@@ -294,10 +294,9 @@ asio::awaitable<Reply> Api::upload_module(Request& request, const RouteMatch& /*
   auto work = [this, bytes] { return service_.upload_module(*bytes); };
   auto module = co_await offload(service_.workers(), std::move(work));
   if (!module) co_return problem(module.error());
-  co_return json_response(bhttp::status::created,
-                          json::object{{"digest", module->digest},
-                                       {"size", module->size},
-                                       {"kind", to_string(module->kind)}});
+  co_return json_response(bhttp::status::created, json::object{{"digest", module->digest},
+                                                               {"size", module->size},
+                                                               {"kind", to_string(module->kind)}});
 }
 
 // --- functions -------------------------------------------------------------
@@ -393,7 +392,8 @@ asio::awaitable<Reply> Api::invoke_http(std::shared_ptr<service::PendingInvocati
   // it runs, so neither waits for the other.
   const std::string id = pending->id();
   auto& pool = service_.pool_for(*pending);
-  asio::post(pool, [this, pending, channel] { channel->finish(service_.run(std::move(*pending))); });
+  asio::post(pool,
+             [this, pending, channel] { channel->finish(service_.run(std::move(*pending))); });
   co_await channel->wait_for_head();
   if (!channel->has_head()) {
     // It ended before answering: a failure (or a platform error) is told
@@ -461,6 +461,12 @@ asio::awaitable<Reply> Api::info(Request& /*request*/, const RouteMatch& /*match
   auto work = [this] { return service_.info(); };
   auto info = co_await offload(service_.workers(), std::move(work));
   co_return json_response(bhttp::status::ok, info_json(info));
+}
+
+asio::awaitable<Reply> Api::status(Request& /*request*/, const RouteMatch& /*match*/) {
+  auto work = [this] { return service_.status(); };
+  auto st = co_await offload(service_.workers(), std::move(work));
+  co_return json_response(bhttp::status::ok, status_json(st));
 }
 
 asio::awaitable<Reply> Api::openapi(Request& /*request*/, const RouteMatch& /*match*/) {

@@ -46,6 +46,7 @@ class Api final : public Handler {
   boost::asio::awaitable<Reply> list_invocations(Request& request, const RouteMatch& match);
   boost::asio::awaitable<Reply> get_invocation(Request& request, const RouteMatch& match);
   boost::asio::awaitable<Reply> info(Request& request, const RouteMatch& match);
+  boost::asio::awaitable<Reply> status(Request& request, const RouteMatch& match);
   boost::asio::awaitable<Reply> openapi(Request& request, const RouteMatch& match);
   boost::asio::awaitable<Reply> metrics(Request& request, const RouteMatch& match);
   boost::asio::awaitable<Reply> healthz(Request& request, const RouteMatch& match);

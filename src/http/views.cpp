@@ -48,13 +48,10 @@ json::object function_json(const service::FunctionView& view) {
   if (!view.stats) return o;
   const store::FunctionStats& s = *view.stats;
   o["stats"] = json::object{
-      {"invocations",
-       json::object{{"wasm", s.wasm.invocations}, {"docker", s.docker.invocations}}},
-      {"cold_starts",
-       json::object{{"wasm", s.wasm.cold_starts}, {"docker", s.docker.cold_starts}}},
-      {"p50_startup_us",
-       json::object{{"wasm", optional_json(s.wasm.p50_startup_us)},
-                    {"docker", optional_json(s.docker.p50_cold_startup_us)}}},
+      {"invocations", json::object{{"wasm", s.wasm.invocations}, {"docker", s.docker.invocations}}},
+      {"cold_starts", json::object{{"wasm", s.wasm.cold_starts}, {"docker", s.docker.cold_starts}}},
+      {"p50_startup_us", json::object{{"wasm", optional_json(s.wasm.p50_startup_us)},
+                                      {"docker", optional_json(s.docker.p50_cold_startup_us)}}},
       {"outcomes",
        json::object{{"wasm", outcomes_json(s.wasm)}, {"docker", outcomes_json(s.docker)}}},
       {"warm_containers", view.warm_containers}};
@@ -103,12 +100,40 @@ json::object info_json(const service::ServerInfo& info) {
     docker["version"] = info.docker_version;
     docker["api_version"] = info.docker_api_version;
   }
-  return json::object{
-      {"version", info.version},
-      {"wasmtime", info.wasmtime},
-      {"node", info.node},
-      {"runtimes",
-       json::object{{"wasm", json::object{{"available", true}}}, {"docker", std::move(docker)}}}};
+  return json::object{{"version", info.version},
+                      {"wasmtime", info.wasmtime},
+                      {"node", info.node},
+                      {"runtimes", json::object{{"wasm", json::object{{"available", true}}},
+                                                {"docker", std::move(docker)}}}};
+}
+
+namespace {
+
+json::object footprint_json(const metrics::Footprint& f) {
+  return json::object{{"processes", f.processes},
+                      {"rss_bytes", f.resident_bytes},
+                      {"cpu_us", f.cpu_us},
+                      {"threads", f.threads},
+                      {"open_fds", f.open_fds},
+                      {"voluntary_switches", f.voluntary_switches},
+                      {"involuntary_switches", f.involuntary_switches}};
+}
+
+}  // namespace
+
+json::object status_json(const service::ServerStatus& st) {
+  json::object docker{{"enabled", st.docker_enabled}, {"warm_containers", st.warm_containers}};
+  docker["engine"] = st.docker_engine ? json::value(footprint_json(*st.docker_engine)) : nullptr;
+  return json::object{{"node", st.node},
+                      {"uptime_s", st.uptime_s},
+                      {"process", footprint_json(st.process)},
+                      {"functions", st.functions},
+                      {"wasm", json::object{{"prepared_variants", st.wasm_ready},
+                                            {"instance_slots", st.instance_slots}}},
+                      {"docker", std::move(docker)},
+                      {"store", json::object{{"kind", st.store.substr(0, st.store.find(' '))},
+                                             {"records_waiting", st.records_waiting}}},
+                      {"data_dir_bytes", st.data_dir_bytes}};
 }
 
 json::object readiness_json(const service::Readiness& readiness) {

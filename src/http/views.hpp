@@ -22,6 +22,7 @@ namespace nebula::http {
 [[nodiscard]] std::string server_timing(const Timings& timings);
 
 [[nodiscard]] boost::json::object info_json(const service::ServerInfo& info);
+[[nodiscard]] boost::json::object status_json(const service::ServerStatus& status);
 
 [[nodiscard]] boost::json::object readiness_json(const service::Readiness& readiness);
 

@@ -1,6 +1,7 @@
 #include "metrics/process.hpp"
 
 #include <charconv>
+#include <filesystem>
 #include <string>
 #include <string_view>
 #include <time.h>
@@ -108,6 +109,105 @@ Result<SystemCpu> system_cpu_jiffies() {
     }
   }
   return cpu;
+}
+
+}  // namespace nebula::metrics
+
+namespace nebula::metrics {
+
+void Footprint::add(const Footprint& other) noexcept {
+  processes += other.processes;
+  resident_bytes += other.resident_bytes;
+  cpu_us += other.cpu_us;
+  threads += other.threads;
+  open_fds += other.open_fds;
+  voluntary_switches += other.voluntary_switches;
+  involuntary_switches += other.involuntary_switches;
+}
+
+namespace {
+
+// The value of "Key:" in a /proc/…/status text, as a number (kB for sizes).
+std::uint64_t status_field(std::string_view text, std::string_view key) {
+  std::size_t pos = 0;
+  while ((pos = text.find(key, pos)) != std::string_view::npos) {
+    if ((pos == 0 || text[pos - 1] == '\n') && pos + key.size() < text.size() &&
+        text[pos + key.size()] == ':') {
+      std::size_t i = pos + key.size() + 1;
+      while (i < text.size() && (text[i] == ' ' || text[i] == '\t')) ++i;
+      std::size_t end = i;
+      while (end < text.size() && text[end] >= '0' && text[end] <= '9') ++end;
+      std::uint64_t value = 0;
+      if (parse_u64(text.substr(i, end - i), value)) return value;
+      return 0;
+    }
+    pos += key.size();
+  }
+  return 0;
+}
+
+}  // namespace
+
+Result<Footprint> footprint_of(int pid) {
+  namespace fs = std::filesystem;
+  const fs::path dir = pid == 0 ? fs::path("/proc/self") : fs::path("/proc") / std::to_string(pid);
+  auto stat = base::read_file(dir / "stat");
+  auto status = base::read_file(dir / "status");
+  if (!stat || !status) {
+    return make_error(ErrorKind::kNotFound, "process " + std::to_string(pid) + " is gone");
+  }
+  Footprint f;
+  f.processes = 1;
+  f.resident_bytes = status_field(*status, "VmRSS") * 1024;
+  f.threads = status_field(*status, "Threads");
+  const auto close = stat->rfind(')');
+  if (close != std::string::npos) {
+    const auto fields = split_spaces(std::string_view(*stat).substr(close + 1));
+    std::uint64_t utime = 0;
+    std::uint64_t stime = 0;
+    if (fields.size() > 12 && parse_u64(fields[11], utime) && parse_u64(fields[12], stime)) {
+      f.cpu_us = ticks_to_us(utime + stime);
+    }
+  }
+  std::error_code ec;
+  for (auto it = fs::directory_iterator(dir / "fd", ec); !ec && it != fs::directory_iterator();
+       it.increment(ec)) {
+    ++f.open_fds;
+  }
+  // Context switches are counted per thread.
+  for (auto it = fs::directory_iterator(dir / "task", ec); !ec && it != fs::directory_iterator();
+       it.increment(ec)) {
+    if (auto task = base::read_file(it->path() / "status")) {
+      f.voluntary_switches += status_field(*task, "voluntary_ctxt_switches");
+      f.involuntary_switches += status_field(*task, "nonvoluntary_ctxt_switches");
+    }
+  }
+  return f;
+}
+
+Footprint footprint_of_named(const std::vector<std::string>& names) {
+  namespace fs = std::filesystem;
+  Footprint total;
+  std::error_code ec;
+  for (auto it = fs::directory_iterator("/proc", ec); !ec && it != fs::directory_iterator();
+       it.increment(ec)) {
+    const std::string pid = it->path().filename().string();
+    if (pid.empty() || pid.find_first_not_of("0123456789") != std::string::npos) continue;
+    auto comm = base::read_file(it->path() / "comm");
+    if (!comm) continue;
+    while (!comm->empty() && comm->back() == '\n') comm->pop_back();
+    bool match = false;
+    for (const std::string& name : names) {
+      if (!name.empty() && name.back() == '*') {
+        match = match || comm->starts_with(std::string_view(name).substr(0, name.size() - 1));
+      } else {
+        match = match || *comm == name;
+      }
+    }
+    if (!match) continue;
+    if (auto f = footprint_of(std::stoi(pid))) total.add(*f);
+  }
+  return total;
 }
 
 }  // namespace nebula::metrics

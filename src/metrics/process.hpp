@@ -1,6 +1,8 @@
 #pragma once
 
 #include <cstdint>
+#include <string>
+#include <vector>
 
 #include "core/result.hpp"
 
@@ -47,6 +49,30 @@ struct SystemCpu {
 };
 
 [[nodiscard]] Result<SystemCpu> system_cpu_jiffies();
+
+// What a process (or a group of processes) costs at a moment, from /proc:
+// memory, CPU so far, threads, descriptors, and wakeups (voluntary context
+// switches summed over its threads: how often it went to sleep and was woken
+// again, the figure an idle server must keep low).
+struct Footprint {
+  std::uint64_t processes = 0;
+  std::uint64_t resident_bytes = 0;
+  std::uint64_t cpu_us = 0;
+  std::uint64_t threads = 0;
+  std::uint64_t open_fds = 0;
+  std::uint64_t voluntary_switches = 0;
+  std::uint64_t involuntary_switches = 0;
+
+  void add(const Footprint& other) noexcept;
+};
+
+// One process; pid 0 is this one. kNotFound when it is gone.
+[[nodiscard]] Result<Footprint> footprint_of(int pid);
+
+// Every process whose name (/proc/PID/comm) is one of `names` or starts with
+// one ending in '*' (e.g. "containerd-shim*"), summed: the Docker engine's
+// own cost at rest is dockerd + containerd + the shims.
+[[nodiscard]] Footprint footprint_of_named(const std::vector<std::string>& names);
 
 // USER_HZ: the unit of /proc's CPU times (100 on every mainstream Linux).
 [[nodiscard]] std::int64_t clock_ticks_per_second() noexcept;

@@ -562,6 +562,38 @@ ServerInfo FunctionService::info() {
   return info;
 }
 
+ServerStatus FunctionService::status() {
+  ServerStatus st;
+  st.node = options_.node;
+  st.uptime_s = std::chrono::duration_cast<std::chrono::seconds>(Clock::now() - started_).count();
+  if (auto self = metrics::footprint_of(0)) st.process = *self;
+  std::vector<DeploymentPtr> all;
+  {
+    std::shared_lock lock(table_mutex_);
+    for (const auto& [name, deployment] : table_) all.push_back(deployment);
+  }
+  st.functions = all.size();
+  for (const auto& deployment : all) {
+    if (deployment->wasm) ++st.wasm_ready;
+    st.warm_containers += warm_containers(*deployment);
+  }
+  st.instance_slots = options_.instance_slots;
+  st.docker_enabled = parts_.docker != nullptr;
+  if (st.docker_enabled) {
+    st.docker_engine =
+        metrics::footprint_of_named({"dockerd", "containerd", "containerd-shim*", "docker-proxy"});
+  }
+  st.store = parts_.store.describe();
+  st.records_waiting = recorder_.waiting();
+  std::error_code ec;
+  for (auto it = std::filesystem::recursive_directory_iterator(options_.data_dir, ec);
+       !ec && it != std::filesystem::recursive_directory_iterator(); it.increment(ec)) {
+    std::error_code size_ec;
+    if (it->is_regular_file(size_ec)) st.data_dir_bytes += it->file_size(size_ec);
+  }
+  return st;
+}
+
 std::string FunctionService::metrics_text() {
   const auto pending = static_cast<std::int64_t>(invoker_.pending());
   const auto running = static_cast<std::int64_t>(invoker_.running());

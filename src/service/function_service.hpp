@@ -21,6 +21,7 @@
 
 #include <chrono>
 #include <cstdint>
+#include <filesystem>
 #include <map>
 #include <memory>
 #include <mutex>
@@ -40,6 +41,7 @@
 #include "core/result.hpp"
 #include "core/runtime.hpp"
 #include "docker/runtime.hpp"
+#include "metrics/process.hpp"
 #include "metrics/registry.hpp"
 #include "service/recorder.hpp"
 #include "store/blob_store.hpp"
@@ -142,6 +144,24 @@ struct ServerInfo {
   std::string docker_api_version;
 };
 
+// What GET /v1/status shows: what this server costs and holds right now.
+struct ServerStatus {
+  std::string node;
+  std::int64_t uptime_s = 0;
+  metrics::Footprint process;  // this server
+  std::size_t functions = 0;
+  std::size_t wasm_ready = 0;      // prepared wasm variants (compiled, pre-instantiated)
+  std::size_t instance_slots = 0;  // the pooling allocator's reserved slots
+  bool docker_enabled = false;
+  std::size_t warm_containers = 0;
+  // The Docker engine's own processes (dockerd, containerd, shims); unset
+  // without Docker.
+  std::optional<metrics::Footprint> docker_engine;
+  std::string store;
+  std::size_t records_waiting = 0;
+  std::uint64_t data_dir_bytes = 0;
+};
+
 struct ServiceOptions {
   // Invocations admitted (queued + running) at once; more get 429.
   std::size_t max_pending = 1024;
@@ -153,6 +173,9 @@ struct ServiceOptions {
   // This server's name in GET /v1/info, in X-Nebula-Node and in every
   // record (the host name by default).
   std::string node;
+  // For GET /v1/status only: the data directory and the engine's slots.
+  std::filesystem::path data_dir;
+  std::size_t instance_slots = 0;
 };
 
 // True for a header an HTTP function receives: not hop-by-hop (RFC 9110
@@ -232,6 +255,8 @@ class FunctionService {
 
   [[nodiscard]] Readiness readiness();
   [[nodiscard]] ServerInfo info();
+  // Blocking: reads /proc and walks the data directory.
+  [[nodiscard]] ServerStatus status();
   // The Prometheus exposition, with the gauges brought up to date.
   [[nodiscard]] std::string metrics_text();
 
@@ -274,6 +299,7 @@ class FunctionService {
   boost::asio::thread_pool docker_workers_;
 
   std::mutex deploy_mutex_;  // serialises deploy and remove
+  const Clock::time_point started_ = Clock::now();
   mutable std::shared_mutex table_mutex_;
   std::map<std::string, DeploymentPtr, std::less<>> table_;  // guarded by table_mutex_
 };

@@ -87,7 +87,9 @@ Result<std::unique_ptr<Platform>> Platform::open(PlatformOptions options) {
                                         ServiceOptions{.max_pending = options.max_pending,
                                                        .workers = options.workers,
                                                        .docker_workers = options.docker_workers,
-                                                       .node = options.node});
+                                                       .node = options.node,
+                     .data_dir = options.data_dir,
+                     .instance_slots = engine_options.max_instances});
   p->service_->restore();
   p->service_->follow();
   return p;

@@ -74,6 +74,30 @@ TEST_F(ApiTest, HealthAndReadiness) {
   EXPECT_EQ(parse(ready.body).at("checks").at("docker"), "disabled");
 }
 
+TEST_F(ApiTest, StatusShowsWhatTheServerCostsAndHolds) {
+  ASSERT_EQ(call("PUT", "/v1/functions/quick", guest("echo_env"), "application/wasm").status / 100,
+            2U);
+  auto res = call("GET", "/v1/status");
+  ASSERT_EQ(res.status, 200U) << res.body;
+  auto st = parse(res.body);
+  EXPECT_EQ(st.at("functions"), 1);
+  EXPECT_EQ(st.at("wasm").at("prepared_variants"), 1);
+  EXPECT_GT(st.at("wasm").at("instance_slots").as_int64(), 0);
+  const auto& process = st.at("process");
+  EXPECT_EQ(process.at("processes"), 1);
+  // A running server has memory, threads and descriptors of its own.
+  EXPECT_GT(process.at("rss_bytes").as_int64(), 1 << 20);
+  EXPECT_GE(process.at("threads").as_int64(), 2);
+  EXPECT_GE(process.at("open_fds").as_int64(), 3);
+  EXPECT_GT(process.at("voluntary_switches").as_int64(), 0);
+  EXPECT_EQ(st.at("docker").at("enabled"), false);
+  EXPECT_TRUE(st.at("docker").at("engine").is_null());
+  EXPECT_EQ(st.at("store").at("kind"), "sqlite");
+  // The uploaded module is in the data directory.
+  EXPECT_GT(st.at("data_dir_bytes").as_int64(),
+            static_cast<std::int64_t>(guest("echo_env").size()));
+}
+
 TEST_F(ApiTest, ModuleUploadValidatesAndIsContentAddressed) {
   auto bytes = guest("echo_env");
   auto first = call("POST", "/v1/modules", bytes, "application/wasm");

@@ -65,6 +65,13 @@ TEST_F(ClientCli, DeployInvokeListLogsRemove) {
   // Two invocations on wasm, none on docker.
   EXPECT_NE(line.find("         2          0"), std::string::npos) << listed.out;
 
+  auto status = nebula({"status"});
+  ASSERT_EQ(status.exit_code, 0) << status.err;
+  EXPECT_NE(status.out.find("functions   1 (1 wasm variants prepared"), std::string::npos)
+      << status.out;
+  EXPECT_NE(status.out.find("MiB RSS"), std::string::npos) << status.out;
+  EXPECT_NE(status.out.find("store       sqlite"), std::string::npos) << status.out;
+
   auto logs = nebula({"logs", "echo-env", "-n", "5"});
   ASSERT_EQ(logs.exit_code, 0) << logs.err;
   EXPECT_EQ(logs.out.rfind("ID ", 0), 0U) << logs.out;
