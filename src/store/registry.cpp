@@ -315,17 +315,46 @@ Registry::~Registry() {
   }
 }
 
+void Registry::wrote() {
+  {
+    std::lock_guard lock(checkpoint_mutex_);
+    if (checkpoint_due_) return;
+    checkpoint_due_ = true;
+  }
+  checkpoint_wake_.notify_all();
+}
+
 void Registry::checkpoint_loop() {
+  // Sleeps until something was written, so that an idle server's
+  // checkpointer never wakes. Then lets writes gather for a second and
+  // copies them into the database (PASSIVE never blocks the writer or
+  // readers). Once nothing more was written for 5 s, a TRUNCATE checkpoint
+  // empties the WAL file, giving back the disk a burst of load took. The
+  // last one, at shutdown, truncates too.
+  constexpr auto kGather = std::chrono::seconds(1);
+  constexpr auto kQuiet = std::chrono::seconds(5);
+  auto stop = [this] { return checkpoint_stop_; };
+  auto due_or_stop = [this] { return checkpoint_due_ || checkpoint_stop_; };
   std::unique_lock lock(checkpoint_mutex_);
+  bool truncated = true;
   for (;;) {
-    const bool stopping = checkpoint_wake_.wait_for(lock, std::chrono::seconds(1),
-                                                    [this] { return checkpoint_stop_; });
+    if (truncated) {
+      checkpoint_wake_.wait(lock, due_or_stop);
+    } else if (!checkpoint_wake_.wait_for(lock, kQuiet, due_or_stop)) {
+      lock.unlock();
+      (void)checkpoint_db_->exec("PRAGMA wal_checkpoint(TRUNCATE)");
+      lock.lock();
+      truncated = true;
+      continue;
+    }
+    if (!checkpoint_stop_) checkpoint_wake_.wait_for(lock, kGather, stop);
+    const bool stopping = checkpoint_stop_;
+    checkpoint_due_ = false;
     lock.unlock();
-    // PASSIVE never blocks the writer or readers; it copies what it can.
-    // The last one, at shutdown, also empties the WAL file.
     (void)checkpoint_db_->exec(stopping ? "PRAGMA wal_checkpoint(TRUNCATE)"
                                         : "PRAGMA wal_checkpoint(PASSIVE)");
     if (stopping) return;
+    truncated = false;
     lock.lock();
   }
 }
@@ -404,6 +433,7 @@ Result<bool> Registry::put_function(const Function& function) {
     }
   }
   if (auto st = tx->commit(); !st) return std::move(st).error();
+  wrote();
   return !created_at.has_value();
 }
 
@@ -453,6 +483,7 @@ Result<bool> Registry::delete_function(std::string_view name) {
   }
   const bool existed = db_.changes() > 0;
   if (auto commit = tx->commit(); !commit) return std::move(commit).error();
+  wrote();
   kept_.erase(std::string(name));
   return existed;
 }
@@ -603,6 +634,7 @@ void Registry::write_batch(const std::vector<PendingInsert*>& batch) {
     // the batch, which are right again.
     return fail_rest(st.error());
   }
+  wrote();
   for (const auto& [function, count] : counts) kept_[std::string(function)] = count;
 }
 

@@ -147,6 +147,9 @@ class Registry {
   std::mutex checkpoint_mutex_;
   std::condition_variable checkpoint_wake_;
   bool checkpoint_stop_ = false;  // guarded by checkpoint_mutex_
+  bool checkpoint_due_ = false;   // written since the last checkpoint; same
+  // Tells the checkpointer a commit happened; callers hold mutex_.
+  void wrote();
   std::thread checkpointer_;
 };
 
