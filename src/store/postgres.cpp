@@ -684,13 +684,8 @@ std::vector<Status> PostgresStore::add_invocations(const std::vector<InvocationR
   std::vector<const InvocationRecord*> valid;
   valid.reserve(records.size());
   for (std::size_t i = 0; i < records.size(); ++i) {
-    if (auto st = check_function_name(records[i].function); !st) {
-      statuses[i] = std::move(st).error();
-    } else if (records[i].id.empty()) {
-      statuses[i] = make_error(ErrorKind::kInvalidArgument, "an invocation record needs an id");
-    } else {
-      valid.push_back(&records[i]);
-    }
+    statuses[i] = check_record(records[i]);
+    if (statuses[i]) valid.push_back(&records[i]);
   }
   if (valid.empty()) return statuses;
 

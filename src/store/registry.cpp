@@ -501,10 +501,7 @@ Result<std::int64_t> Registry::kept_records(const std::string& function) {
 }
 
 Status Registry::add_invocation(const InvocationRecord& record) {
-  if (auto st = check_function_name(record.function); !st) return std::move(st).error();
-  if (record.id.empty()) {
-    return make_error(ErrorKind::kInvalidArgument, "an invocation record needs an id");
-  }
+  if (auto st = check_record(record); !st) return st;
 
   // Group commit: the caller queues its record; whoever finds no batch being
   // written becomes the writer and commits everything queued so far in one
@@ -543,12 +540,7 @@ std::vector<Status> Registry::add_invocations(const std::vector<InvocationRecord
   batch.reserve(records.size());
   for (const InvocationRecord& record : records) {
     pending.push_back(PendingInsert{&record, {}, false});
-    if (auto st = check_function_name(record.function); !st) {
-      pending.back().result = std::move(st).error();
-    } else if (record.id.empty()) {
-      pending.back().result =
-          make_error(ErrorKind::kInvalidArgument, "an invocation record needs an id");
-    }
+    pending.back().result = check_record(record);
   }
   for (PendingInsert& p : pending) {
     if (p.result) batch.push_back(&p);

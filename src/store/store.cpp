@@ -15,6 +15,14 @@ Error function_not_found(std::string_view name) {
                     "function '" + std::string(name) + "' is not deployed (see GET /v1/functions)");
 }
 
+Status check_record(const InvocationRecord& record) {
+  if (auto st = check_function_name(record.function); !st) return st;
+  if (record.id.empty()) {
+    return make_error(ErrorKind::kInvalidArgument, "an invocation record needs an id");
+  }
+  return {};
+}
+
 void StatsBuilder::add(RuntimeKind runtime, Outcome outcome, bool cold, std::int64_t startup_us) {
   const auto k = static_cast<std::size_t>(runtime);
   RuntimeStats& r = runtime == RuntimeKind::kWasm ? stats_.wasm : stats_.docker;

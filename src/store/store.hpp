@@ -72,6 +72,10 @@ struct FunctionStats {
 // store.
 [[nodiscard]] Error function_not_found(std::string_view name);
 
+// kInvalidArgument for a record no store can take: its function's name is
+// not a valid name, or it has no id.
+[[nodiscard]] Status check_record(const InvocationRecord& record);
+
 // Builds FunctionStats from a function's kept records, one row at a time;
 // both stores compute the same figures this one way.
 class StatsBuilder {
