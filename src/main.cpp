@@ -70,6 +70,12 @@ int main(int argc, char** argv) {
                    "Invocations admitted at once before 429 Too Many Requests")
       ->envname("NEBULA_MAX_QUEUE")
       ->capture_default_str();
+  serve_cmd
+      ->add_option("--wasm-idle-s", serve.wasm_idle_s,
+                   "Seconds without a call before a wasm function's compiled code leaves memory "
+                   "(reloaded from the on-disk cache on its next call; 0: never)")
+      ->envname("NEBULA_WASM_IDLE_S")
+      ->capture_default_str();
   serve_cmd->add_option("--max-records", serve.max_records, "Invocation records kept per function")
       ->envname("NEBULA_MAX_RECORDS")
       ->check(CLI::Range(1, 10'000'000))

@@ -242,9 +242,10 @@ int status(const ClientOptions& copts) {
               static_cast<unsigned long long>(process.at("open_fds").to_number<std::uint64_t>()));
   const auto& wasm = st.at("wasm").as_object();
   std::printf(
-      "functions   %llu (%llu wasm variants prepared; %llu instance slots reserved)\n",
+      "functions   %llu (%llu wasm variants, %llu in memory; %llu instance slots reserved)\n",
       static_cast<unsigned long long>(st.at("functions").to_number<std::uint64_t>()),
       static_cast<unsigned long long>(wasm.at("prepared_variants").to_number<std::uint64_t>()),
+      static_cast<unsigned long long>(wasm.at("loaded").to_number<std::uint64_t>()),
       static_cast<unsigned long long>(wasm.at("instance_slots").to_number<std::uint64_t>()));
   const auto& docker = st.at("docker").as_object();
   if (docker.at("enabled").as_bool()) {

@@ -108,6 +108,7 @@ int serve(const ServeOptions& options, const std::string& self_path) {
   platform_options.max_records = options.max_records;
   platform_options.max_pending = options.max_queue;
   platform_options.workers = workers;
+  platform_options.wasm_unload_after = std::chrono::seconds(options.wasm_idle_s);
   // A docker invocation holds its thread for hundreds of ms while the
   // engine works; these threads mostly sleep.
   platform_options.docker_workers = std::max(16U, workers);

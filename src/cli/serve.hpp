@@ -21,6 +21,9 @@ struct ServeOptions {
   unsigned io_threads = 0;  // 0: one per core, at most 4
   std::size_t max_queue = 1024;
   std::size_t max_records = 1000;
+  // Seconds a wasm function may stay idle before its compiled code leaves
+  // memory (0: never).
+  std::uint32_t wasm_idle_s = 60;
   std::string log_level = "info";
 };
 

@@ -307,6 +307,7 @@ Result<std::shared_ptr<PreparedVariant>> Runtime::prepare(const Function& functi
       if (started) {
         std::unique_ptr<WarmContainer> container = std::move(started).value();
         container->last_used = Clock::now();
+        schedule_reap(container->last_used + std::chrono::seconds(settings.idle_timeout_s));
         pool.idle.push_back(std::move(container));
         continue;
       }
@@ -567,6 +568,7 @@ Result<InvocationResult> Runtime::invoke_warm(const Prepared& prepared, Pool& po
     std::lock_guard lock(pool.mutex);
     if (!pool.closed && container->alive()) {
       container->last_used = Clock::now();
+      schedule_reap(container->last_used + std::chrono::seconds(pool.settings.idle_timeout_s));
       pool.idle.push_back(std::move(container));
       --pool.busy;
       pool.cv.notify_one();
@@ -585,9 +587,10 @@ Result<InvocationResult> Runtime::invoke_warm(const Prepared& prepared, Pool& po
   return result;
 }
 
-void Runtime::reap_idle() {
+std::optional<Clock::time_point> Runtime::reap_idle() {
   const std::vector<std::shared_ptr<Pool>> pools = open_pools();
   const Clock::time_point now = Clock::now();
+  std::optional<Clock::time_point> next;
   for (const std::shared_ptr<Pool>& pool : pools) {
     std::vector<std::unique_ptr<WarmContainer>> expired;
     {
@@ -599,6 +602,8 @@ void Runtime::reap_idle() {
           expired.push_back(std::move(*it));
           it = idle.erase(it);
         } else {
+          const Clock::time_point expiry = (*it)->last_used + idle_timeout;
+          next = next ? std::min(*next, expiry) : expiry;
           ++it;
         }
       }
@@ -610,16 +615,34 @@ void Runtime::reap_idle() {
     pool->stopping -= expired.size();
     pool->cv.notify_all();
   }
+  return next;
+}
+
+void Runtime::schedule_reap(Clock::time_point deadline) {
+  std::lock_guard lock(reaper_mutex_);
+  if (deadline >= reap_at_) return;  // it wakes early enough already
+  reap_at_ = deadline;
+  reaper_cv_.notify_all();
 }
 
 void Runtime::reaper_loop() {
   std::unique_lock lock(reaper_mutex_);
   while (!stopping_) {
-    reaper_cv_.wait_for(lock, options_.reaper_interval, [this] { return stopping_; });
-    if (stopping_) break;
+    if (reap_at_ == Clock::time_point::max()) {
+      reaper_cv_.wait(lock);  // no idle container: sleep until one appears
+      continue;
+    }
+    if (Clock::now() < reap_at_) {
+      reaper_cv_.wait_until(lock, reap_at_);
+      continue;
+    }
+    // Due. What stays idle sets the next deadline; a container going idle
+    // meanwhile sets its own.
+    reap_at_ = Clock::time_point::max();
     lock.unlock();
-    reap_idle();
+    const std::optional<Clock::time_point> next = reap_idle();
     lock.lock();
+    if (next && *next < reap_at_) reap_at_ = *next;
   }
 }
 

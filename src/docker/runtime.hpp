@@ -52,8 +52,6 @@ struct RuntimeOptions {
   std::int64_t pids_limit = 64;
   // How much stderr an invocation keeps (the tail).
   std::size_t max_stderr_bytes = 1024 * 1024;
-  // How often the reaper looks for idle warm containers.
-  std::chrono::milliseconds reaper_interval{1000};
 };
 
 class Runtime final : public nebula::Runtime {
@@ -117,7 +115,11 @@ class Runtime final : public nebula::Runtime {
   void close_pool(Pool& pool);
   // Open pools, for the reaper and shutdown (expired entries are dropped).
   [[nodiscard]] std::vector<std::shared_ptr<Pool>> open_pools() const;
-  void reap_idle();
+  // Stops the containers idle past their pool's timeout; returns when the
+  // next of those left will be, if any.
+  std::optional<Clock::time_point> reap_idle();
+  // A container went idle: the reaper must wake by `deadline`.
+  void schedule_reap(Clock::time_point deadline);
   void reaper_loop();
 
   RuntimeOptions options_;
@@ -133,9 +135,13 @@ class Runtime final : public nebula::Runtime {
   std::mutex accounting_mutex_;  // guards accounting_ (set once)
   std::optional<CgroupAccounting> accounting_;
 
+  // The reaper sleeps until the earliest moment an idle container could
+  // expire, and without idle containers until one appears: an idle server
+  // holding none never wakes for it.
   std::mutex reaper_mutex_;
   std::condition_variable reaper_cv_;
-  bool stopping_ = false;
+  Clock::time_point reap_at_ = Clock::time_point::max();  // guarded by reaper_mutex_
+  bool stopping_ = false;                                 // guarded by reaper_mutex_
   std::thread reaper_;
 };
 

@@ -129,6 +129,7 @@ json::object status_json(const service::ServerStatus& st) {
                       {"process", footprint_json(st.process)},
                       {"functions", st.functions},
                       {"wasm", json::object{{"prepared_variants", st.wasm_ready},
+                                            {"loaded", st.wasm_loaded},
                                             {"instance_slots", st.instance_slots}}},
                       {"docker", std::move(docker)},
                       {"store", json::object{{"kind", st.store.substr(0, st.store.find(' '))},

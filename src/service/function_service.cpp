@@ -577,6 +577,7 @@ ServerStatus FunctionService::status() {
     if (deployment->wasm) ++st.wasm_ready;
     st.warm_containers += warm_containers(*deployment);
   }
+  st.wasm_loaded = parts_.wasm.live_programs();
   st.instance_slots = options_.instance_slots;
   st.docker_enabled = parts_.docker != nullptr;
   if (st.docker_enabled) {

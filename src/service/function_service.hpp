@@ -150,7 +150,8 @@ struct ServerStatus {
   std::int64_t uptime_s = 0;
   metrics::Footprint process;  // this server
   std::size_t functions = 0;
-  std::size_t wasm_ready = 0;      // prepared wasm variants (compiled, pre-instantiated)
+  std::size_t wasm_ready = 0;      // prepared wasm variants
+  std::size_t wasm_loaded = 0;     // compiled programs in memory (idle ones are let go)
   std::size_t instance_slots = 0;  // the pooling allocator's reserved slots
   bool docker_enabled = false;
   std::size_t warm_containers = 0;

@@ -65,7 +65,8 @@ Result<std::unique_ptr<Platform>> Platform::open(PlatformOptions options) {
       *p->engine_,
       [modules = p->modules_.get(), store = p->store_.get()](const std::string& d, bool component) {
         return modules->load(d, component, [store, &d] { return store->get_blob(d); });
-      });
+      },
+      options.wasm_unload_after);
 
   if (options.docker) {
     p->docker_ = std::make_unique<docker::Runtime>(std::move(*options.docker));

@@ -1,5 +1,6 @@
 #pragma once
 
+#include <chrono>
 #include <cstddef>
 #include <filesystem>
 #include <memory>
@@ -32,6 +33,8 @@ struct PlatformOptions {
   // Unset: no Docker runtime (wasm only).
   std::optional<docker::RuntimeOptions> docker;
   std::string node;  // empty: the host name
+  // A wasm variant idle this long lets its compiled code go (0: never).
+  std::chrono::milliseconds wasm_unload_after{0};
 };
 
 // Everything behind the API, assembled and owned in dependency order: the

@@ -1,20 +1,44 @@
 #include "wasm/runtime.hpp"
 
+#include <malloc.h>
+
+#include <algorithm>
+#include <optional>
+
 #include "wasm/executor.hpp"
 
 namespace nebula::wasm {
-namespace {
 
-// A wasm variant: the program a function's module links to.
-struct WasmVariant final : PreparedVariant {
-  explicit WasmVariant(std::shared_ptr<const Program> p) : program(std::move(p)) {}
-  std::shared_ptr<const Program> program;
+using SteadyClock = std::chrono::steady_clock;
+
+// A wasm variant: the module a function links to and, while it is in use,
+// its Program. Owned by the function service; the runtime's list of
+// variants is weak and only lets the sweeper reach it.
+struct Runtime::Variant final : PreparedVariant {
+  Variant(std::string d, bool c, WasmKind k) : digest(std::move(d)), component(c), kind(k) {}
+
+  const std::string digest;
+  const bool component;
+  const WasmKind kind;
+
+  std::mutex mutex;
+  std::shared_ptr<const Program> program;  // guarded by mutex; null once let go
+  SteadyClock::time_point last_used;       // guarded by mutex
 };
 
-}  // namespace
+Runtime::Runtime(Engine& engine, ModuleLoader loader, std::chrono::milliseconds unload_after)
+    : engine_(engine), loader_(std::move(loader)), unload_after_(unload_after) {
+  if (unload_after_.count() > 0) sweeper_ = std::thread([this] { sweeper_loop(); });
+}
 
-Runtime::Runtime(Engine& engine, ModuleLoader loader)
-    : engine_(engine), loader_(std::move(loader)) {}
+Runtime::~Runtime() {
+  {
+    std::lock_guard lock(sweeper_mutex_);
+    stopping_ = true;
+  }
+  sweeper_cv_.notify_all();
+  if (sweeper_.joinable()) sweeper_.join();
+}
 
 Result<std::shared_ptr<const Program>> Runtime::program_for(const std::string& digest,
                                                             bool component) {
@@ -49,7 +73,16 @@ Result<std::shared_ptr<PreparedVariant>> Runtime::prepare(const Function& functi
                          *function.manifest.wasm_kind != WasmKind::kModule;
   auto program = program_for(*digest, component);
   if (!program) return std::move(program).error();
-  return std::shared_ptr<PreparedVariant>(std::make_shared<WasmVariant>(std::move(*program)));
+  auto variant = std::make_shared<Variant>(*digest, component, (*program)->kind());
+  variant->program = std::move(*program);
+  variant->last_used = SteadyClock::now();
+  {
+    std::lock_guard lock(mutex_);
+    std::erase_if(variants_, [](const std::weak_ptr<Variant>& v) { return v.expired(); });
+    variants_.push_back(variant);
+  }
+  schedule_sweep(variant->last_used + unload_after_);
+  return std::shared_ptr<PreparedVariant>(std::move(variant));
 }
 
 void Runtime::retire(PreparedVariant& /*variant*/) {
@@ -57,7 +90,7 @@ void Runtime::retire(PreparedVariant& /*variant*/) {
 }
 
 WasmKind Runtime::kind_of(PreparedVariant& variant) {
-  return variant_cast<WasmVariant>(variant).program->kind();
+  return variant_cast<Variant>(variant).kind;
 }
 
 std::size_t Runtime::live_programs() const {
@@ -67,9 +100,95 @@ std::size_t Runtime::live_programs() const {
   return n;
 }
 
-Result<InvocationResult> Runtime::invoke(PreparedVariant& variant,
+Result<std::shared_ptr<const Program>> Runtime::acquire(Variant& variant, std::int64_t& load_us) {
+  load_us = 0;
+  std::unique_lock lock(variant.mutex);
+  variant.last_used = SteadyClock::now();
+  if (variant.program) return variant.program;
+  // Let go while idle: load it again. Concurrent first calls wait for one
+  // load instead of each loading a copy.
+  const auto t0 = SteadyClock::now();
+  auto program = program_for(variant.digest, variant.component);
+  if (!program) return std::move(program).error();
+  variant.program = *program;
+  const auto t1 = SteadyClock::now();
+  load_us = std::chrono::duration_cast<std::chrono::microseconds>(t1 - t0).count();
+  variant.last_used = t1;
+  lock.unlock();
+  schedule_sweep(t1 + unload_after_);
+  return std::move(*program);
+}
+
+std::size_t Runtime::unload_idle() {
+  std::vector<std::shared_ptr<Variant>> variants;
+  {
+    std::lock_guard lock(mutex_);
+    std::erase_if(variants_, [](const std::weak_ptr<Variant>& v) { return v.expired(); });
+    for (const auto& weak : variants_) {
+      if (auto v = weak.lock()) variants.push_back(std::move(v));
+    }
+  }
+  const SteadyClock::time_point now = SteadyClock::now();
+  std::size_t unloaded = 0;
+  std::optional<SteadyClock::time_point> next;
+  std::vector<std::shared_ptr<const Program>> released;
+  for (const auto& v : variants) {
+    std::lock_guard lock(v->mutex);
+    if (!v->program) continue;
+    if (now - v->last_used >= unload_after_) {
+      // Dropped outside the variant's lock: freeing a Program unmaps its
+      // code, which need not hold up an invocation of this variant.
+      released.push_back(std::move(v->program));
+      v->program.reset();
+      ++unloaded;
+    } else {
+      const auto expiry = v->last_used + unload_after_;
+      next = next ? std::min(*next, expiry) : expiry;
+    }
+  }
+  const bool any = !released.empty();
+  released.clear();
+  // The compiler's and the linker's scratch memory was freed long ago but
+  // stays in malloc's arenas; give it back with the code we just dropped.
+  if (any) ::malloc_trim(0);
+  if (next) schedule_sweep(*next);
+  return unloaded;
+}
+
+void Runtime::schedule_sweep(SteadyClock::time_point deadline) {
+  if (unload_after_.count() <= 0) return;
+  std::lock_guard lock(sweeper_mutex_);
+  if (deadline >= sweep_at_) return;  // it wakes early enough already
+  sweep_at_ = deadline;
+  sweeper_cv_.notify_all();
+}
+
+void Runtime::sweeper_loop() {
+  std::unique_lock lock(sweeper_mutex_);
+  while (!stopping_) {
+    if (sweep_at_ == SteadyClock::time_point::max()) {
+      sweeper_cv_.wait(lock);  // nothing loaded: sleep until something is
+      continue;
+    }
+    if (SteadyClock::now() < sweep_at_) {
+      sweeper_cv_.wait_until(lock, sweep_at_);
+      continue;
+    }
+    // Due. unload_idle() schedules the next sweep for what stays loaded;
+    // a variant loaded meanwhile schedules its own.
+    sweep_at_ = SteadyClock::time_point::max();
+    lock.unlock();
+    unload_idle();
+    lock.lock();
+  }
+}
+
+Result<InvocationResult> Runtime::invoke(PreparedVariant& prepared,
                                          const InvocationRequest& request) {
-  const auto& wasm = variant_cast<WasmVariant>(variant);
+  auto& variant = variant_cast<Variant>(prepared);
+  std::int64_t load_us = 0;
+  auto program = acquire(variant, load_us);
+  if (!program) return std::move(program).error();
   ExecSpec spec;
   spec.stdin_bytes = request.body;
   spec.argv.reserve(request.args.size() + 1);
@@ -81,15 +200,24 @@ Result<InvocationResult> Runtime::invoke(PreparedVariant& variant,
   spec.max_output_bytes = request.limits.max_output_bytes;
   spec.allowed_outbound_hosts = request.allowed_outbound_hosts;
   spec.outbound_timeout_ms = request.limits.timeout_ms;
-  if (wasm.program->kind() == WasmKind::kHttp) {
-    if (!request.http) {
-      return make_error(ErrorKind::kInvalidArgument,
-                        "function '" + request.function +
-                            "' is an HTTP handler: it needs the HTTP request itself");
+  Result<InvocationResult> result = [&]() -> Result<InvocationResult> {
+    if ((*program)->kind() == WasmKind::kHttp) {
+      if (!request.http) {
+        return make_error(ErrorKind::kInvalidArgument,
+                          "function '" + request.function +
+                              "' is an HTTP handler: it needs the HTTP request itself");
+      }
+      return handle_http(**program, spec, *request.http, request.body);
     }
-    return handle_http(*wasm.program, spec, *request.http, request.body);
+    return execute(**program, spec);
+  }();
+  // Loading the Program again is part of this call's start from zero.
+  if (result) result->timings.startup_us += load_us;
+  {
+    std::lock_guard lock(variant.mutex);
+    variant.last_used = SteadyClock::now();
   }
-  return execute(*wasm.program, spec);
+  return result;
 }
 
 }  // namespace nebula::wasm

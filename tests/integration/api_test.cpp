@@ -82,6 +82,7 @@ TEST_F(ApiTest, StatusShowsWhatTheServerCostsAndHolds) {
   auto st = parse(res.body);
   EXPECT_EQ(st.at("functions"), 1);
   EXPECT_EQ(st.at("wasm").at("prepared_variants"), 1);
+  EXPECT_EQ(st.at("wasm").at("loaded"), 1);
   EXPECT_GT(st.at("wasm").at("instance_slots").as_int64(), 0);
   const auto& process = st.at("process");
   EXPECT_EQ(process.at("processes"), 1);

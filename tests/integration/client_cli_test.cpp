@@ -67,7 +67,7 @@ TEST_F(ClientCli, DeployInvokeListLogsRemove) {
 
   auto status = nebula({"status"});
   ASSERT_EQ(status.exit_code, 0) << status.err;
-  EXPECT_NE(status.out.find("functions   1 (1 wasm variants prepared"), std::string::npos)
+  EXPECT_NE(status.out.find("functions   1 (1 wasm variants, 1 in memory"), std::string::npos)
       << status.out;
   EXPECT_NE(status.out.find("MiB RSS"), std::string::npos) << status.out;
   EXPECT_NE(status.out.find("store       sqlite"), std::string::npos) << status.out;

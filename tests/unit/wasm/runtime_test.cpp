@@ -1,5 +1,8 @@
 #include "wasm/runtime.hpp"
 
+#include <chrono>
+#include <thread>
+
 #include "wasm_fixture.hpp"
 
 namespace nebula::wasm {
@@ -66,6 +69,84 @@ TEST_F(WasmRuntimeTest, TheProgramCacheHoldsNothingAlive) {
   auto again = runtime_->prepare(function("a"));
   ASSERT_TRUE(again);
   EXPECT_EQ(loads_, 2);
+}
+
+// A Runtime that lets an idle variant's Program go after `after`.
+std::unique_ptr<Runtime> unloading_runtime(Engine& engine, std::chrono::milliseconds after,
+                                           int& loads) {
+  return std::make_unique<Runtime>(
+      engine,
+      [&engine, &loads](const std::string&, bool) {
+        ++loads;
+        return Module::compile(engine, testing::read_guest("echo_env"));
+      },
+      after);
+}
+
+InvocationRequest echo_request(std::string body) {
+  InvocationRequest req;
+  req.function = "echo";
+  req.body = std::move(body);
+  return req;
+}
+
+TEST_F(WasmRuntimeTest, AnIdleVariantLetsItsProgramGoAndLoadsItAgainOnItsNextCall) {
+  int loads = 0;
+  auto runtime = unloading_runtime(engine(), std::chrono::hours(1), loads);
+  auto variant = runtime->prepare(function("echo"));
+  ASSERT_TRUE(variant) << variant.error().message;
+  EXPECT_EQ(runtime->live_programs(), 1U);
+  // Not idle for an hour yet: kept.
+  EXPECT_EQ(runtime->unload_idle(), 0U);
+  EXPECT_EQ(runtime->live_programs(), 1U);
+
+  auto idle = unloading_runtime(engine(), std::chrono::milliseconds(1), loads);
+  auto v = idle->prepare(function("echo"));
+  ASSERT_TRUE(v);
+  std::this_thread::sleep_for(std::chrono::milliseconds(5));
+  const int loads_before = loads;
+  // The sweeper may have been first; either way the program is gone.
+  (void)idle->unload_idle();
+  EXPECT_EQ(idle->live_programs(), 0U);
+  auto r = idle->invoke(**v, echo_request("again"));
+  ASSERT_TRUE(r) << r.error().message;
+  EXPECT_EQ(r->stdout_data.substr(0, 5), "again");
+  EXPECT_EQ(loads, loads_before + 1);
+  // The load counts in the start-up of the call that needed it.
+  EXPECT_GT(r->timings.startup_us, 0);
+}
+
+TEST_F(WasmRuntimeTest, TheSweeperLetsIdleProgramsGoWithoutBeingAsked) {
+  int loads = 0;
+  auto runtime = unloading_runtime(engine(), std::chrono::milliseconds(50), loads);
+  auto variant = runtime->prepare(function("echo"));
+  ASSERT_TRUE(variant);
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(10);
+  while (runtime->live_programs() != 0 && std::chrono::steady_clock::now() < deadline) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
+  EXPECT_EQ(runtime->live_programs(), 0U);
+  // And after a call loads it again, it goes again.
+  ASSERT_TRUE(runtime->invoke(**variant, echo_request("x")));
+  EXPECT_EQ(loads, 2);
+  while (runtime->live_programs() != 0 && std::chrono::steady_clock::now() < deadline) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
+  EXPECT_EQ(runtime->live_programs(), 0U);
+}
+
+TEST_F(WasmRuntimeTest, CallsRacingTheSweeperAllAnswer) {
+  int loads = 0;
+  auto runtime = unloading_runtime(engine(), std::chrono::milliseconds(1), loads);
+  auto variant = runtime->prepare(function("echo"));
+  ASSERT_TRUE(variant);
+  // Calls racing with the sweeper all answer, whichever side wins.
+  for (int i = 0; i < 50; ++i) {
+    auto r = runtime->invoke(**variant, echo_request(std::to_string(i)));
+    ASSERT_TRUE(r) << r.error().message;
+    EXPECT_EQ(r->stdout_data.substr(0, std::to_string(i).size()), std::to_string(i));
+    if (i % 10 == 0) std::this_thread::sleep_for(std::chrono::milliseconds(3));
+  }
 }
 
 TEST_F(WasmRuntimeTest, AFunctionWithoutAModuleHasNoWasmVariant) {
