@@ -73,7 +73,7 @@ Status write_file(const std::filesystem::path& path, std::string_view bytes) {
     if (n < 0) {
       const int saved = errno;
       ::close(fd);
-      return make_error(ErrorKind::kInternal,
+      return make_error(saved == ENOSPC || saved == EDQUOT ? ErrorKind::kNoSpace : ErrorKind::kInternal,
                         "cannot write " + path.string() + ": " + std::strerror(saved));
     }
     bytes.remove_prefix(static_cast<std::size_t>(n));

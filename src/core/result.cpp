@@ -11,6 +11,7 @@ const char* to_string(ErrorKind kind) noexcept {
     case ErrorKind::kOverloaded: return "overloaded";
     case ErrorKind::kTimeout: return "timeout";
     case ErrorKind::kUnavailable: return "unavailable";
+    case ErrorKind::kNoSpace: return "no space";
     case ErrorKind::kInternal: return "internal";
   }
   return "internal";

@@ -17,6 +17,7 @@ enum class ErrorKind {
   kOverloaded,       // admission refused; try again later (429/503)
   kTimeout,          // a deadline passed (504)
   kUnavailable,      // a dependency (Docker, the store) does not answer (503)
+  kNoSpace,          // the data directory's disk is full (507); retry once space returns
   kInternal,         // everything else (500)
 };
 

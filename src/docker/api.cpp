@@ -130,6 +130,10 @@ std::string create_container_body(const ContainerSpec& spec) {
   host["AutoRemove"] = false;
   if (!spec.cgroup_parent.empty()) host["CgroupParent"] = spec.cgroup_parent;
   if (!spec.binds.empty()) host["Binds"] = array_of(spec.binds);
+  if (spec.tmp_bytes > 0) {
+    host["Tmpfs"] = json::object{
+        {"/tmp", "rw,nosuid,nodev,noexec,size=" + std::to_string(spec.tmp_bytes)}};
+  }
 
   json::object body;
   body["Image"] = spec.image;

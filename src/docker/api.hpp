@@ -100,12 +100,16 @@ struct ContainerSpec {
   std::int64_t pids_limit = 0;     // 0: no limit
   std::string cgroup_parent;       // empty: the engine's default
   std::vector<std::string> binds;  // "host:container:ro"
+  // The only writable place inside: a tmpfs at /tmp of this size, counted
+  // in the container's memory. 0: none.
+  std::uint64_t tmp_bytes = 0;
 };
 
 // The JSON body of `POST /containers/create`: stdin open and attached once
 // (StdinOnce, so the function sees EOF when Nebula half-closes the attach
 // stream), no TTY (stdout and stderr arrive multiplexed), no network, memory
-// without swap, read-only root filesystem, no new privileges, no capabilities.
+// without swap, read-only root filesystem (with a bounded tmpfs at /tmp when
+// tmp_bytes is set), no new privileges, no capabilities.
 [[nodiscard]] std::string create_container_body(const ContainerSpec& spec);
 
 // Percent-encodes a query component (RFC 3986 unreserved characters pass).

@@ -251,6 +251,9 @@ ContainerSpec Runtime::base_spec(const Prepared& prepared, std::string_view mode
   spec.memory_bytes = std::uint64_t{manifest.limits.memory_mb} * kMiB;
   spec.nano_cpus = static_cast<std::int64_t>(options_.cpus * 1e9);
   spec.pids_limit = options_.pids_limit;
+  // Scratch space that cannot fill the host's disk: a tmpfs, charged to
+  // the container's memory, so at most a quarter of its limit.
+  spec.tmp_bytes = std::min<std::uint64_t>(options_.max_tmp_bytes, spec.memory_bytes / 4);
   return spec;
 }
 

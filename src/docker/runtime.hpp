@@ -50,6 +50,9 @@ struct RuntimeOptions {
   // Processes per container (HostConfig.PidsLimit): enough for a function
   // and its helpers, too few for a fork bomb.
   std::int64_t pids_limit = 64;
+  // The writable tmpfs at /tmp (the root filesystem is read-only): this
+  // size, or a quarter of the function's memory limit if that is less.
+  std::uint64_t max_tmp_bytes = 64ULL << 20;
   // How much stderr an invocation keeps (the tail).
   std::size_t max_stderr_bytes = 1024 * 1024;
 };

@@ -53,6 +53,13 @@ Response problem(const Error& error) {
       res.set(http::field::retry_after, "5");
       return res;
     }
+    case ErrorKind::kNoSpace: {
+      // 507 Insufficient Storage (RFC 4918): nothing was stored; the same
+      // request succeeds once the data directory has room again.
+      auto res = problem(http::status::insufficient_storage, "Insufficient storage", error.message);
+      res.set(http::field::retry_after, "30");
+      return res;
+    }
     case ErrorKind::kInternal: break;
   }
   return problem(http::status::internal_server_error, "Internal error", error.message);

@@ -100,7 +100,8 @@ void Recorder::write_loop() {
     const std::vector<Status> results = store_.add_invocations(batch);
     const bool unreachable =
         !results.empty() && std::all_of(results.begin(), results.end(), [](const Status& st) {
-          return !st && st.error().kind == ErrorKind::kUnavailable;
+          return !st && (st.error().kind == ErrorKind::kUnavailable ||
+                         st.error().kind == ErrorKind::kNoSpace);
         });
     if (unreachable) {
       // Keep the batch, in order, at the head of the queue and try again

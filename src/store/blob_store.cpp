@@ -22,6 +22,12 @@ constexpr std::string_view kTempPrefix = ".tmp-";
 constexpr std::size_t kMaxEngineHashLength = 128;
 
 Error io_error(std::string_view what, const fs::path& path, int err) {
+  // A full disk (or quota) is the operator's to fix, and passes: say so.
+  if (err == ENOSPC || err == EDQUOT) {
+    return make_error(ErrorKind::kNoSpace, std::string(what) + " " + path.string() +
+                                               ": the data directory's disk is full (" +
+                                               std::strerror(err) + ")");
+  }
   return make_error(ErrorKind::kInternal,
                     std::string(what) + " " + path.string() + ": " + std::strerror(err));
 }

@@ -233,6 +233,7 @@ class PostgresStore::Connection {
     if (code == "40001" || code == "40P01" || code.starts_with("08") || code.starts_with("57P")) {
       kind = ErrorKind::kUnavailable;  // serialisation, deadlock, connection, shutdown
     }
+    if (code == "53100") kind = ErrorKind::kNoSpace;  // disk_full
     return make_error(kind, "PostgreSQL at " + where + ": " + message);
   }
 

@@ -16,8 +16,8 @@ ErrorKind kind_of(int rc) noexcept {
   switch (rc & 0xff) {
     case SQLITE_BUSY:
     case SQLITE_LOCKED:
+    case SQLITE_FULL: return ErrorKind::kNoSpace;
     case SQLITE_IOERR:
-    case SQLITE_FULL:
     case SQLITE_CANTOPEN:
     case SQLITE_READONLY:
     case SQLITE_PROTOCOL: return ErrorKind::kUnavailable;

@@ -2,6 +2,8 @@
 // warm invocations of the fixture image and, when built, the example images.
 #include "docker/runtime.hpp"
 
+#include <cstdlib>
+
 #include <future>
 #include <thread>
 
@@ -175,6 +177,89 @@ TEST(DockerRuntimeCold, OutputOverTheLimitIsCutAndFails) {
   EXPECT_TRUE(result->output_truncated);
   EXPECT_EQ(result->stdout_data.size(), 100'000U);
   EXPECT_NE(result->message.find("max_output_bytes"), std::string::npos);
+  EXPECT_EQ(containers_of(runtime), 0U);
+}
+
+// Containment: what a hostile or broken guest can do stays in its
+// container, with an outcome of its own.
+
+TEST(DockerRuntimeCold, AFunctionIgnoringSigtermIsKilledAtItsTimeoutWithoutAGracePeriod) {
+  NEBULA_REQUIRE_FIXTURE_IMAGE();
+  Runtime runtime(test_options());
+  auto variant = runtime.prepare(make_function("fixture", kFixtureImage));
+  ASSERT_TRUE(variant) << variant.error().message;
+  InvocationRequest request = make_request("fixture", "", {"ignore-term"});
+  request.limits.timeout_ms = 500;
+  const auto begin = Clock::now();
+  auto result = runtime.invoke(**variant, request);
+  ASSERT_TRUE(result) << result.error().message;
+  EXPECT_EQ(result->outcome, Outcome::kTimeout);
+  // SIGKILL at once: a stop with SIGTERM first would wait out the engine's
+  // 10 s grace period for this function.
+  EXPECT_LT(Clock::now() - begin, 9s);
+  EXPECT_EQ(containers_of(runtime), 0U);
+}
+
+TEST(DockerRuntimeWarm, AFunctionIgnoringSigtermDoesNotHoldUpItsContainersRemoval) {
+  NEBULA_REQUIRE_FIXTURE_IMAGE();
+  Runtime runtime(test_options());
+  auto variant = runtime.prepare(make_function("fixture", kFixtureImage, {1, 1, 60}));
+  ASSERT_TRUE(variant) << variant.error().message;
+  InvocationRequest request = make_request("fixture", "", {"ignore-term"});
+  request.limits.timeout_ms = 500;
+  const auto begin = Clock::now();
+  auto result = runtime.invoke(**variant, request);
+  ASSERT_TRUE(result) << result.error().message;
+  EXPECT_EQ(result->outcome, Outcome::kTimeout);
+  EXPECT_LT(Clock::now() - begin, 9s);
+  // The pool still serves.
+  auto next = runtime.invoke(**variant, make_request("fixture", "after"));
+  ASSERT_TRUE(next) << next.error().message;
+  EXPECT_EQ(next->stdout_data, "after");
+}
+
+TEST(DockerRuntimeCold, AForkBombIsHeldByThePidsLimit) {
+  NEBULA_REQUIRE_FIXTURE_IMAGE();
+  RuntimeOptions options = test_options();
+  options.pids_limit = 32;
+  Runtime runtime(options);
+  auto variant = runtime.prepare(make_function("fixture", kFixtureImage));
+  ASSERT_TRUE(variant) << variant.error().message;
+  InvocationRequest request = make_request("fixture", "", {"fork-bomb"});
+  request.limits.timeout_ms = 20'000;
+  auto result = runtime.invoke(**variant, request);
+  ASSERT_TRUE(result) << result.error().message;
+  // The bomb ran out of processes, said so and exited 1: its own outcome.
+  EXPECT_EQ(result->outcome, Outcome::kExit) << result->message;
+  EXPECT_EQ(result->exit_code, 1);
+  EXPECT_NE(result->stdout_data.find("forked "), std::string::npos) << result->stdout_data;
+  const long forked = std::strtol(result->stdout_data.c_str() + 7, nullptr, 10);
+  EXPECT_GT(forked, 0);
+  EXPECT_LT(forked, 32);
+  // Removing the container took every child with it.
+  EXPECT_EQ(containers_of(runtime), 0U);
+}
+
+TEST(DockerRuntimeCold, FillingTmpStopsAtItsBoundAndTheRootIsReadOnly) {
+  NEBULA_REQUIRE_FIXTURE_IMAGE();
+  Runtime runtime(test_options());
+  Function function = make_function("fixture", kFixtureImage);
+  function.manifest.limits.memory_mb = 256;  // a quarter: a 64 MiB /tmp
+  auto variant = runtime.prepare(function);
+  ASSERT_TRUE(variant) << variant.error().message;
+  InvocationRequest request = make_request("fixture", "", {"fill-tmp"});
+  request.limits.memory_mb = 256;
+  request.limits.timeout_ms = 20'000;
+  auto result = runtime.invoke(**variant, request);
+  ASSERT_TRUE(result) << result.error().message;
+  EXPECT_EQ(result->outcome, Outcome::kExit) << result->message;
+  const std::string& out = result->stdout_data;
+  // The tmpfs filled at its size (a write may stop a chunk short of it).
+  const long mib = std::strtol(out.c_str() + 4, nullptr, 10);
+  EXPECT_GE(mib, 60) << out;
+  EXPECT_LE(mib, 64) << out;
+  EXPECT_NE(out.find("No space left on device"), std::string::npos) << out;
+  EXPECT_NE(out.find("root: Read-only file system"), std::string::npos) << out;
   EXPECT_EQ(containers_of(runtime), 0U);
 }
 
