@@ -1,8 +1,10 @@
 #include "cli/serve.hpp"
 
+#include <algorithm>
 #include <csignal>
 #include <cstdio>
 #include <filesystem>
+#include <malloc.h>
 #include <thread>
 #include <vector>
 
@@ -23,6 +25,21 @@ namespace nebula::cli {
 namespace {
 
 using base::fail;
+
+// glibc raises its mmap and trim thresholds as large blocks come and go
+// (up to 32 and 64 MiB): after compiling a large component, tens of MiB of
+// freed heap then stay in the arenas of the threads that compiled, and an
+// idle server keeps them resident. Fixed thresholds keep large blocks in
+// mappings of their own and let arenas shrink once their top is free.
+// Measured: a server that deployed the Python example went from 63 to
+// 8 MiB of anonymous memory at rest. And one arena per core rather than
+// eight: each arena a thread ever used keeps about a MiB of live scraps.
+// Called before any thread starts.
+void return_memory_promptly() {
+  ::mallopt(M_MMAP_THRESHOLD, 256 * 1024);
+  ::mallopt(M_TRIM_THRESHOLD, 1024 * 1024);
+  ::mallopt(M_ARENA_MAX, static_cast<int>(std::max(2U, std::thread::hardware_concurrency())));
+}
 
 bool split_listen(const std::string& listen, std::string& host, std::uint16_t& port) {
   auto colon = listen.rfind(':');
@@ -94,6 +111,7 @@ unsigned default_io_threads(unsigned given) {
 
 int serve(const ServeOptions& options, const std::string& self_path) {
   setup_logging(options.log_level);
+  return_memory_promptly();
   http::ServerOptions server_options;
   if (!split_listen(options.listen, server_options.address, server_options.port)) {
     return fail("--listen expects HOST:PORT (e.g. 127.0.0.1:8080), got '" + options.listen + "'");
@@ -141,6 +159,7 @@ int serve(const ServeOptions& options, const std::string& self_path) {
 
 int serve_one(const ServeOneOptions& options) {
   setup_logging(options.log_level);
+  return_memory_promptly();
   http::ServerOptions server_options;
   if (!split_listen(options.listen, server_options.address, server_options.port)) {
     return fail("--listen expects HOST:PORT (e.g. 127.0.0.1:8080), got '" + options.listen + "'");

@@ -2,6 +2,8 @@
 
 #include <spdlog/spdlog.h>
 
+#include "base/format.hpp"
+#include "base/memory.hpp"
 #include "store/postgres.hpp"
 #include "store/sqlite_store.hpp"
 
@@ -66,7 +68,11 @@ Result<std::unique_ptr<Platform>> Platform::open(PlatformOptions options) {
       [modules = p->modules_.get(), store = p->store_.get()](const std::string& d, bool component) {
         return modules->load(d, component, [store, &d] { return store->get_blob(d); });
       },
-      options.wasm_unload_after);
+      options.wasm_unload_after, [] {
+        const base::ReleasedMemory released = base::release_idle_memory();
+        spdlog::debug("idle: no wasm program in memory; advised {} of code out",
+                      base::format_bytes(static_cast<double>(released.code_bytes)));
+      });
 
   if (options.docker) {
     p->docker_ = std::make_unique<docker::Runtime>(std::move(*options.docker));

@@ -88,6 +88,25 @@ Result<Module> Module::deserialize_file(const Engine& engine, const std::filesys
   return Module(OwnedModule(raw));
 }
 
+Result<Module> Module::deserialize(const Engine& engine, std::string_view artifact,
+                                   bool component) {
+  const auto* data = reinterpret_cast<const std::uint8_t*>(artifact.data());
+  if (component) {
+    wasmtime_component_t* raw = nullptr;
+    if (wasmtime_error_t* err =
+            wasmtime_component_deserialize(engine.raw(), data, artifact.size(), &raw)) {
+      return to_error(ErrorKind::kInvalidArgument, "cannot load compiled component", err);
+    }
+    return Module(OwnedComponent(raw));
+  }
+  wasmtime_module_t* raw = nullptr;
+  if (wasmtime_error_t* err =
+          wasmtime_module_deserialize(engine.raw(), data, artifact.size(), &raw)) {
+    return to_error(ErrorKind::kInvalidArgument, "cannot load compiled module", err);
+  }
+  return Module(OwnedModule(raw));
+}
+
 Result<std::string> Module::serialize() const {
   wasm_byte_vec_t out;
   if (component_) {

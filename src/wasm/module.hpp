@@ -32,6 +32,10 @@ class Module {
                                                        const std::filesystem::path& path,
                                                        bool component);
 
+  // The same from bytes in memory (copied into fresh code memory).
+  [[nodiscard]] static Result<Module> deserialize(const Engine& engine, std::string_view artifact,
+                                                  bool component);
+
   [[nodiscard]] Result<std::string> serialize() const;
 
   [[nodiscard]] bool is_component() const noexcept { return static_cast<bool>(component_); }

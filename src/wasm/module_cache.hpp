@@ -42,6 +42,10 @@ class ModuleCache {
                                     const std::function<Result<std::string>()>& read_source);
 
  private:
+  // The compiled artifact of `bytes`, and whether it is a component.
+  [[nodiscard]] Result<std::string> compile_artifact(std::string_view bytes,
+                                                     bool& component) const;
+
   const Engine& engine_;
   ArtifactStorage storage_;
 };

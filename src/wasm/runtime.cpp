@@ -26,8 +26,12 @@ struct Runtime::Variant final : PreparedVariant {
   SteadyClock::time_point last_used;       // guarded by mutex
 };
 
-Runtime::Runtime(Engine& engine, ModuleLoader loader, std::chrono::milliseconds unload_after)
-    : engine_(engine), loader_(std::move(loader)), unload_after_(unload_after) {
+Runtime::Runtime(Engine& engine, ModuleLoader loader, std::chrono::milliseconds unload_after,
+                 std::function<void()> on_idle)
+    : engine_(engine),
+      loader_(std::move(loader)),
+      unload_after_(unload_after),
+      on_idle_(std::move(on_idle)) {
   if (unload_after_.count() > 0) sweeper_ = std::thread([this] { sweeper_loop(); });
 }
 
@@ -148,9 +152,14 @@ std::size_t Runtime::unload_idle() {
   }
   const bool any = !released.empty();
   released.clear();
-  // The compiler's and the linker's scratch memory was freed long ago but
-  // stays in malloc's arenas; give it back with the code we just dropped.
-  if (any) ::malloc_trim(0);
+  if (any) {
+    if (on_idle_ && live_programs() == 0) {
+      on_idle_();
+    } else {
+      // Give back the heap the dropped programs used.
+      ::malloc_trim(0);
+    }
+  }
   if (next) schedule_sweep(*next);
   return unloaded;
 }

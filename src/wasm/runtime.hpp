@@ -40,8 +40,11 @@ class Runtime final : public nebula::Runtime {
   using ModuleLoader = std::function<Result<Module>(const std::string& digest, bool component)>;
 
   // `unload_after` 0: variants keep their Program for as long as they live.
+  // `on_idle` runs (on the sweeper's thread) each time a sweep leaves no
+  // Program in memory: the moment for the process to give memory back.
   Runtime(Engine& engine, ModuleLoader loader,
-          std::chrono::milliseconds unload_after = std::chrono::milliseconds(0));
+          std::chrono::milliseconds unload_after = std::chrono::milliseconds(0),
+          std::function<void()> on_idle = {});
   // Stops the sweeper.
   ~Runtime() override;
   Runtime(const Runtime&) = delete;
@@ -83,6 +86,7 @@ class Runtime final : public nebula::Runtime {
   Engine& engine_;
   ModuleLoader loader_;
   const std::chrono::milliseconds unload_after_;
+  const std::function<void()> on_idle_;
   mutable std::mutex mutex_;
   std::map<std::string, std::weak_ptr<const Program>, std::less<>> programs_;  // guarded by mutex_
   std::vector<std::weak_ptr<Variant>> variants_;                               // guarded by mutex_
