@@ -201,12 +201,38 @@ Runtime::~Runtime() {
     pool->cv.wait(lock,
                   [&pool] { return pool->busy == 0 && pool->starting == 0 && pool->stopping == 0; });
   }
+  // A last try for what the engine could not remove while it was down;
+  // what is still left is the next start-up's cleanup.
+  remove_orphans();
   std::lock_guard lock(accounting_mutex_);
   if (accounting_) accounting_->remove_instance();
 }
 
 Status Runtime::ping() {
-  return client_.ping();
+  Status st = client_.ping();
+  if (st) remove_orphans();
+  return st;
+}
+
+void Runtime::discard(WarmContainer& container) {
+  if (!container.stop()) remember_orphan(container.id());
+}
+
+void Runtime::remember_orphan(std::string id) {
+  std::lock_guard lock(orphans_mutex_);
+  orphans_.push_back(std::move(id));
+}
+
+void Runtime::remove_orphans() {
+  std::vector<std::string> orphans;
+  {
+    std::lock_guard lock(orphans_mutex_);
+    if (orphans_.empty()) return;
+    orphans.swap(orphans_);
+  }
+  for (auto& id : orphans) {
+    if (!client_.remove(id)) remember_orphan(std::move(id));
+  }
 }
 
 Result<EngineVersion> Runtime::version() {
@@ -337,7 +363,7 @@ void Runtime::close_pool(Pool& pool) {
     pool.stopping += idle.size();
     pool.cv.notify_all();
   }
-  for (auto& container : idle) container->stop();
+  for (auto& container : idle) discard(*container);
   std::lock_guard lock(pool.mutex);
   pool.stopping -= idle.size();
   pool.cv.notify_all();
@@ -370,6 +396,7 @@ Result<InvocationResult> Runtime::invoke(PreparedVariant& variant,
 
 Result<InvocationResult> Runtime::invoke_cold(const Prepared& prepared,
                                               const InvocationRequest& request) {
+  remove_orphans();
   auto accounts = accounting();
   if (!accounts) return std::move(accounts).error();
   const CgroupAccounting& accounting = **accounts;
@@ -392,10 +419,10 @@ Result<InvocationResult> Runtime::invoke_cold(const Prepared& prepared,
   Status ran = run_cold(client_, *id, request, options_, startup_begin, result);
 
   // Always remove the container, whatever happened above. A removal that
-  // fails leaves a labelled container for the next start-up's cleanup; the
-  // invocation's own result stands.
+  // fails is tried again once the engine answers; the invocation's own
+  // result stands.
   const Clock::time_point teardown_begin = Clock::now();
-  (void)client_.remove(*id);
+  if (!client_.remove(*id)) remember_orphan(*id);
   result.timings.teardown_us = micros(Clock::now() - teardown_begin);
   // The parent cgroup outlives the container and holds its totals.
   const CgroupUsage usage = accounting.read(spec.cgroup_parent);
@@ -408,6 +435,7 @@ Result<InvocationResult> Runtime::invoke_cold(const Prepared& prepared,
 }
 
 Result<std::unique_ptr<WarmContainer>> Runtime::start_warm(const Prepared& prepared) {
+  remove_orphans();
   const Manifest& manifest = prepared.function.manifest;
   ContainerSpec spec = base_spec(prepared, "warm");
   spec.entrypoint = {std::string(kWatchdogMountPoint)};
@@ -451,7 +479,7 @@ Result<InvocationResult> Runtime::invoke_warm(const Prepared& prepared, Pool& po
         // it outside the lock, then look again.
         ++pool.stopping;
         lock.unlock();
-        candidate->stop();
+        discard(*candidate);
         candidate.reset();
         lock.lock();
         --pool.stopping;
@@ -579,7 +607,7 @@ Result<InvocationResult> Runtime::invoke_warm(const Prepared& prepared, Pool& po
   }
   if (container) {
     const Clock::time_point teardown_begin = Clock::now();
-    container->stop();
+    discard(*container);
     container.reset();
     result.timings.teardown_us = micros(Clock::now() - teardown_begin);
     std::lock_guard lock(pool.mutex);
@@ -591,6 +619,7 @@ Result<InvocationResult> Runtime::invoke_warm(const Prepared& prepared, Pool& po
 }
 
 std::optional<Clock::time_point> Runtime::reap_idle() {
+  remove_orphans();
   const std::vector<std::shared_ptr<Pool>> pools = open_pools();
   const Clock::time_point now = Clock::now();
   std::optional<Clock::time_point> next;
@@ -613,7 +642,7 @@ std::optional<Clock::time_point> Runtime::reap_idle() {
       pool->stopping += expired.size();
     }
     if (expired.empty()) continue;
-    for (auto& container : expired) container->stop();
+    for (auto& container : expired) discard(*container);
     std::lock_guard lock(pool->mutex);
     pool->stopping -= expired.size();
     pool->cv.notify_all();

@@ -116,6 +116,15 @@ class Runtime final : public nebula::Runtime {
   [[nodiscard]] std::string container_name(std::string_view function, std::uint64_t n) const;
   [[nodiscard]] Result<std::unique_ptr<WarmContainer>> start_warm(const Prepared& prepared);
   void close_pool(Pool& pool);
+  // Stops a warm container; one the engine could not remove (it was down)
+  // is remembered as an orphan.
+  void discard(WarmContainer& container);
+  // Containers whose removal failed while the engine was unreachable are
+  // removed again as soon as it answers (the next container start, reap
+  // or readiness ping), so that an engine restart leaves nothing behind
+  // while this server runs; cleanup_leftovers() only covers dead servers.
+  void remember_orphan(std::string id);
+  void remove_orphans();
   // Open pools, for the reaper and shutdown (expired entries are dropped).
   [[nodiscard]] std::vector<std::shared_ptr<Pool>> open_pools() const;
   // Stops the containers idle past their pool's timeout; returns when the
@@ -134,6 +143,9 @@ class Runtime final : public nebula::Runtime {
   // variant; this list only lets the reaper and shutdown reach it.
   mutable std::mutex pools_mutex_;
   mutable std::vector<std::weak_ptr<Pool>> pools_;  // guarded by pools_mutex_
+
+  std::mutex orphans_mutex_;
+  std::vector<std::string> orphans_;  // guarded by orphans_mutex_
 
   std::mutex accounting_mutex_;  // guards accounting_ (set once)
   std::optional<CgroupAccounting> accounting_;

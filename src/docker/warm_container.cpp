@@ -73,17 +73,16 @@ WarmContainer::WarmContainer(Client& client, std::string id, AttachedStream stre
       cgroup_root_(std::move(cgroup_root)) {}
 
 WarmContainer::~WarmContainer() {
-  stop();
+  (void)stop();
 }
 
-void WarmContainer::stop() {
-  if (stopped_) return;
+bool WarmContainer::stop() {
+  if (stopped_) return true;
   stopped_ = true;
   healthy_ = false;
   stream_.close();
-  // DELETE ?force=1 kills and removes in one call. A failure here (engine
-  // gone) leaves a labelled container for the next start-up's cleanup.
-  (void)client_.remove(id_);
+  // DELETE ?force=1 kills and removes in one call.
+  return static_cast<bool>(client_.remove(id_));
 }
 
 std::optional<bool> WarmContainer::oom_kill_since_last_check() {

@@ -70,8 +70,10 @@ class WarmContainer {
   // (State.OOMKilled)?
   [[nodiscard]] bool died_of_oom();
 
-  // Force-removes the container (best effort; the stream is closed first).
-  void stop();
+  // Force-removes the container (the stream is closed first). False when
+  // the engine did not confirm the removal (it is down): the caller keeps
+  // the id and tries again later. True when it was stopped before.
+  bool stop();
 
   Clock::time_point last_used;
 

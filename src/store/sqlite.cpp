@@ -14,9 +14,9 @@ sqlite3_destructor_type transient() noexcept {
 
 ErrorKind kind_of(int rc) noexcept {
   switch (rc & 0xff) {
+    case SQLITE_FULL: return ErrorKind::kNoSpace;
     case SQLITE_BUSY:
     case SQLITE_LOCKED:
-    case SQLITE_FULL: return ErrorKind::kNoSpace;
     case SQLITE_IOERR:
     case SQLITE_CANTOPEN:
     case SQLITE_READONLY:
