@@ -19,6 +19,7 @@
 #include <chrono>
 #include <cstdio>
 #include <fstream>
+#include <mutex>
 #include <optional>
 #include <set>
 #include <sqlite3.h>
@@ -112,7 +113,24 @@ void expect_blobs_whole(const fs::path& data_dir) {
   EXPECT_GT(seen, 0U);
 }
 
-// Records as the server lists them, all pages.
+// How many records the server holds for `function`, page after page.
+std::size_t record_count(const http::Client& client, const std::string& function) {
+  std::size_t n = 0;
+  std::string before;
+  for (;;) {
+    auto res = call(client, "GET",
+                    "/v1/invocations?limit=1000&function=" + function +
+                        (before.empty() ? "" : "&before=" + before));
+    if (res.status != 200) return n;
+    const json::value doc = json::parse(res.body);
+    n += doc.at("invocations").as_array().size();
+    const json::value& next = doc.at("next_before");
+    if (!next.is_string()) return n;
+    before = std::string(next.as_string());
+  }
+}
+
+// Records as the server lists them (the newest thousand).
 std::vector<json::object> records_of(const http::Client& client, const std::string& function) {
   std::vector<json::object> out;
   auto res = call(client, "GET", "/v1/invocations?limit=1000&function=" + function);
@@ -128,6 +146,50 @@ std::string docker_problem(const std::string& image) {
   if (!client.inspect_image(image)) return image + " is not built (target example_images)";
   return {};
 }
+
+// Wasm invocations from several clients for as long as it lives: the load
+// a fault lands in. Counts what was answered 200 and what was not.
+class BackgroundLoad {
+ public:
+  BackgroundLoad(const http::Client& client, std::string function, int clients = 8) {
+    for (int i = 0; i < clients; ++i) {
+      threads_.emplace_back([this, &client, function] {
+        while (!stop_.load()) {
+          auto res = call(client, "POST", "/v1/functions/" + function + "/invoke", "load");
+          if (res.status == 200) {
+            ++ok_;
+          } else if (++failed_ == 1) {
+            std::lock_guard lock(mutex_);
+            first_failure_ = std::to_string(res.status) + " " + res.body;
+          }
+        }
+      });
+    }
+  }
+  ~BackgroundLoad() { stop(); }
+  BackgroundLoad(const BackgroundLoad&) = delete;
+  BackgroundLoad& operator=(const BackgroundLoad&) = delete;
+
+  void stop() {
+    stop_ = true;
+    for (auto& t : threads_) t.join();
+    threads_.clear();
+  }
+  [[nodiscard]] int ok() const { return ok_.load(); }
+  [[nodiscard]] int failed() const { return failed_.load(); }
+  [[nodiscard]] std::string first_failure() const {
+    std::lock_guard lock(mutex_);
+    return first_failure_;
+  }
+
+ private:
+  std::vector<std::thread> threads_;
+  std::atomic<bool> stop_{false};
+  std::atomic<int> ok_{0};
+  std::atomic<int> failed_{0};
+  mutable std::mutex mutex_;
+  std::string first_failure_;
+};
 
 // --- SIGKILL ----------------------------------------------------------------
 
@@ -262,13 +324,15 @@ TEST(Faults, AFullDiskRefusesDeploysWith507AndFunctionsKeepAnswering) {
   if (!small.mounted()) GTEST_SKIP() << "cannot mount a tmpfs here (needs root)";
   const fs::path data = small.path() / "data";
   {
-    ServerProcess server(data, {"--no-docker"});
+    // Every record kept, so that all of them can be counted.
+    ServerProcess server(data, {"--no-docker", "--max-records", "1000000"});
     ASSERT_TRUE(server.start()) << server.log();
     const auto client = server.client();
     ASSERT_EQ(deploy_wasm(client, "hello", example("hello")), 201U);
     ASSERT_EQ(call(client, "POST", "/v1/functions/hello/invoke", "a").status, 200U);
 
     ASSERT_GT(small.fill("filler"), 0U);
+    BackgroundLoad load(client, "hello");
     auto refused = call(client, "PUT", "/v1/functions/echo", example("echo"), "application/wasm");
     EXPECT_EQ(refused.status, 507U) << refused.body;
     EXPECT_NE(refused.body.find("full"), std::string::npos) << refused.body;
@@ -281,11 +345,16 @@ TEST(Faults, AFullDiskRefusesDeploysWith507AndFunctionsKeepAnswering) {
     EXPECT_EQ(call(client, "GET", "/v1/functions/hello").status, 200U);
     EXPECT_EQ(call(client, "GET", "/v1/functions/echo").status, 404U);
 
-    // Space returns: the same deploy succeeds, and the records arrive.
+    load.stop();
+    EXPECT_EQ(load.failed(), 0) << load.first_failure();
+    EXPECT_GT(load.ok(), 0);
+    // Space returns: the same deploy succeeds, and every record arrives.
     fs::remove(small.path() / "filler");
     EXPECT_EQ(deploy_wasm(client, "echo", example("echo")), 201U);
-    EXPECT_TRUE(eventually(10s, [&client] { return records_of(client, "hello").size() == 21; }))
-        << records_of(client, "hello").size() << " records";
+    const std::size_t expected = 21U + static_cast<std::size_t>(load.ok());
+    EXPECT_TRUE(eventually(15s, [&client, expected] {
+      return record_count(client, "hello") == expected;
+    })) << record_count(client, "hello") << " records of " << expected;
     server.stop();
   }
   EXPECT_EQ(integrity_of(data / "nebula.db"), "ok");
@@ -297,7 +366,7 @@ TEST(Faults, AFullDiskRefusesDeploysWith507AndFunctionsKeepAnswering) {
 TEST(Faults, ALockedDatabaseGivesBoundedWaitsAnd503sThenRecovers) {
   TempDir dir;
   const fs::path data = dir.path() / "data";
-  ServerProcess server(data, {"--no-docker"});
+  ServerProcess server(data, {"--no-docker", "--max-records", "1000000"});
   ASSERT_TRUE(server.start()) << server.log();
   const auto client = server.client();
   ASSERT_EQ(deploy_wasm(client, "hello", example("hello")), 201U);
@@ -307,6 +376,7 @@ TEST(Faults, ALockedDatabaseGivesBoundedWaitsAnd503sThenRecovers) {
   ASSERT_EQ(sqlite3_open((data / "nebula.db").c_str(), &other), SQLITE_OK);
   ASSERT_EQ(sqlite3_exec(other, "BEGIN IMMEDIATE", nullptr, nullptr, nullptr), SQLITE_OK);
 
+  BackgroundLoad load(client, "hello");
   const auto begin = Clock::now();
   auto refused = call(client, "PUT", "/v1/functions/echo", example("echo"), "application/wasm");
   const auto waited = Clock::now() - begin;
@@ -319,10 +389,16 @@ TEST(Faults, ALockedDatabaseGivesBoundedWaitsAnd503sThenRecovers) {
     EXPECT_EQ(call(client, "POST", "/v1/functions/hello/invoke", "x").status, 200U);
   }
 
+  load.stop();
+  EXPECT_EQ(load.failed(), 0) << load.first_failure();
+  EXPECT_GT(load.ok(), 0);
   ASSERT_EQ(sqlite3_exec(other, "COMMIT", nullptr, nullptr, nullptr), SQLITE_OK);
   sqlite3_close(other);
   EXPECT_EQ(deploy_wasm(client, "echo", example("echo")), 201U);
-  EXPECT_TRUE(eventually(10s, [&client] { return records_of(client, "hello").size() == 10; }));
+  const std::size_t expected = 10U + static_cast<std::size_t>(load.ok());
+  EXPECT_TRUE(eventually(15s, [&client, expected] {
+    return record_count(client, "hello") == expected;
+  })) << record_count(client, "hello") << " records of " << expected;
 }
 
 // --- the Docker engine going away ------------------------------------------------
@@ -396,6 +472,7 @@ TEST(Faults, TheDockerEngineStoppingAndComingBack) {
   ASSERT_EQ(call(client, "POST", "/v1/functions/warm/invoke", "x").status, 200U);
   EXPECT_EQ(call(client, "GET", "/readyz").status, 200U);
 
+  BackgroundLoad load(client, "hello");
   engine.stop();
   // Down: docker calls fail fast with 503 and say why; wasm is untouched.
   const auto begin = Clock::now();
@@ -417,6 +494,10 @@ TEST(Faults, TheDockerEngineStoppingAndComingBack) {
   EXPECT_TRUE(eventually(30s, [&client] {
     return call(client, "POST", "/v1/functions/warm/invoke", "x").status == 200;
   })) << server.log();
+  // Wasm answered throughout.
+  load.stop();
+  EXPECT_EQ(load.failed(), 0) << load.first_failure();
+  EXPECT_GT(load.ok(), 0);
   server.stop();
   // The server removed its containers from the engine when it stopped.
   docker::Client engine_client(docker::ClientOptions{.socket_path = engine.socket()});
