@@ -144,6 +144,7 @@ class Registry {
   // invoke route's p99). The write connection has wal_autocheckpoint off.
   void checkpoint_loop();
   std::optional<Database> checkpoint_db_;
+  std::filesystem::path wal_path_;  // <data_dir>/nebula.db-wal
   std::mutex checkpoint_mutex_;
   std::condition_variable checkpoint_wake_;
   bool checkpoint_stop_ = false;  // guarded by checkpoint_mutex_

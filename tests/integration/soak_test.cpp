@@ -61,6 +61,7 @@ TEST(Soak, SixtySecondsOfMixedLoadLoseNothingAndLeakNothing) {
   EXPECT_EQ(r.at("leaked_containers").as_int64(), 0) << output;
   EXPECT_LT(r.at("rss_growth").as_double(), 0.10) << output;
   EXPECT_LT(r.at("fd_growth").as_double(), 0.10) << output;
+  EXPECT_LE(r.at("max_wal_bytes").as_int64(), 64LL << 20) << output;
   // Every kind of work happened, and answered right.
   for (const auto& [kind, tally] : r.at("by_kind").as_object()) {
     EXPECT_GT(tally.at("ok").as_int64(), 0) << kind;
