@@ -6,17 +6,25 @@
 #include <string_view>
 
 #include "core/function.hpp"
+#include "entry_points.hpp"
 
+namespace nebula::fuzz {
+
+bool check_manifest(std::string_view input) {
+  auto manifest = parse_manifest(input);
+  if (!manifest) return true;
+  auto again = parse_manifest(manifest_to_json(*manifest));
+  return again && again->wasm_module == manifest->wasm_module &&
+         again->docker_image == manifest->docker_image && again->env == manifest->env &&
+         again->args == manifest->args && again->limits == manifest->limits &&
+         again->docker_pool == manifest->docker_pool;
+}
+
+}  // namespace nebula::fuzz
+
+#ifndef NEBULA_FUZZ_REPLAY
 extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
-  std::string_view text(reinterpret_cast<const char*>(data), size);
-  auto manifest = nebula::parse_manifest(text);
-  if (!manifest) return 0;
-  auto again = nebula::parse_manifest(nebula::manifest_to_json(*manifest));
-  if (!again || again->wasm_module != manifest->wasm_module ||
-      again->docker_image != manifest->docker_image || again->env != manifest->env ||
-      again->args != manifest->args || !(again->limits == manifest->limits) ||
-      !(again->docker_pool == manifest->docker_pool)) {
-    std::abort();
-  }
+  if (!nebula::fuzz::check_manifest(nebula::fuzz::as_text(data, size))) std::abort();
   return 0;
 }
+#endif

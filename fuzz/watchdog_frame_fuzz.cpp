@@ -8,28 +8,30 @@
 #include <string_view>
 
 #include "docker/watchdog_protocol.hpp"
+#include "entry_points.hpp"
 
-namespace wd = nebula::docker::watchdog;
-
+namespace nebula::fuzz {
 namespace {
 
-void check_payload(std::string_view payload) {
+namespace wd = docker::watchdog;
+
+bool check_payload(std::string_view payload) {
   if (auto request = wd::decode_request(payload)) {
     const std::string again = wd::encode_request(*request);
-    if (std::string_view(again).substr(wd::kLengthBytes) != payload) std::abort();
+    if (std::string_view(again).substr(wd::kLengthBytes) != payload) return false;
   }
   if (auto response = wd::decode_response(payload)) {
     const std::string again = wd::encode_response(*response);
-    if (std::string_view(again).substr(wd::kLengthBytes) != payload) std::abort();
+    if (std::string_view(again).substr(wd::kLengthBytes) != payload) return false;
   }
   (void)wd::decode_type(payload);
+  return true;
 }
 
 }  // namespace
 
-extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
-  const std::string_view bytes(reinterpret_cast<const char*>(data), size);
-  check_payload(bytes);
+bool check_watchdog_frames(std::string_view bytes) {
+  if (!check_payload(bytes)) return false;
 
   // The same bytes as a stream, fed in uneven pieces.
   wd::FrameReader reader;
@@ -38,10 +40,19 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
     reader.feed(bytes.substr(i, step));
     for (;;) {
       auto next = reader.next();
-      if (!next) return 0;  // corrupt length: the stream is over
+      if (!next) return true;  // corrupt length: the stream is over
       if (!*next) break;
-      check_payload(**next);
+      if (!check_payload(**next)) return false;
     }
   }
+  return true;
+}
+
+}  // namespace nebula::fuzz
+
+#ifndef NEBULA_FUZZ_REPLAY
+extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
+  if (!nebula::fuzz::check_watchdog_frames(nebula::fuzz::as_text(data, size))) std::abort();
   return 0;
 }
+#endif

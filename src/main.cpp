@@ -1,9 +1,15 @@
 // The `nebula` command: parses the command line and hands over to the part
 // that does the work. Every flag of `serve`, and --server and
 // --token of the client commands, may also come from a NEBULA_* variable.
+#include <optional>
+#include <string>
+#include <vector>
+
 #include <CLI/CLI.hpp>
 
+#include "base/console.hpp"
 #include "base/files.hpp"
+#include "bench/near_zero.hpp"
 #include "bench/runner.hpp"
 #include "cli/commands.hpp"
 #include "cli/project.hpp"
@@ -69,6 +75,13 @@ int main(int argc, char** argv) {
       ->add_option("--max-queue", serve.max_queue,
                    "Invocations admitted at once before 429 Too Many Requests")
       ->envname("NEBULA_MAX_QUEUE")
+      ->capture_default_str();
+  serve_cmd
+      ->add_option("--max-connections", serve.max_connections,
+                   "Client connections open at once; at the limit the one idle the longest "
+                   "is closed, and when none is idle a new one gets 503")
+      ->envname("NEBULA_MAX_CONNECTIONS")
+      ->check(CLI::Range(1, 10'000'000))
       ->capture_default_str();
   serve_cmd
       ->add_option("--wasm-idle-s", serve.wasm_idle_s,
@@ -220,29 +233,51 @@ int main(int argc, char** argv) {
   logs_cmd->add_option("--runtime", logs.runtime, "Only wasm or docker")
       ->check(CLI::IsMember({"wasm", "docker"}));
 
+  // bench: two suites. Flags that only one suite reads are refused with
+  // the other, so that a typo never runs the wrong benchmark silently.
   nebula::bench::Options bench;
-  auto* bench_cmd =
-      app.add_subcommand("bench", "Benchmark the examples on wasm, docker cold and docker warm");
-  bench_cmd->add_option("--out", bench.out_dir, "Directory for results.json, report.md, *.svg")
-      ->required();
-  bench_cmd->add_option("--runs", bench.runs, "Measured calls per function and runtime")
-      ->check(CLI::Range(1, 100000))
-      ->capture_default_str();
-  bench_cmd->add_option("--warmup", bench.warmup, "Uncounted calls per function and runtime")
-      ->check(CLI::Range(0, 1000))
+  nebula::bench::NearZeroOptions near_zero;
+  std::string bench_suite = "invocations";
+  std::optional<double> bench_window_s;
+  std::optional<double> bench_idle_s;
+  auto* bench_cmd = app.add_subcommand(
+      "bench", "Benchmark a Nebula server: per invocation (default) or near-zero resource use");
+  bench_cmd
+      ->add_option("--suite", bench_suite,
+                   "invocations: the examples on wasm, docker cold and docker warm, per call; "
+                   "near-zero: idle footprint, open-loop load curves, burst recovery, scale "
+                   "from zero")
+      ->check(CLI::IsMember({"invocations", "near-zero"}))
       ->capture_default_str();
   bench_cmd
-      ->add_option("--functions", bench.functions,
-                   "Examples to run, comma-separated, or 'all' (default: a quick subset)")
-      ->delimiter(',');
-  bench_cmd->add_flag("--languages", bench.languages,
-                      "hello and json-transform in every language built, with artifact sizes");
-  bench_cmd->add_option("--inputs", bench.inputs,
-                        "Inputs name=input, comma-separated; \\n is a newline, \\, a comma");
+      ->add_option("--out", bench.out_dir,
+                   "Directory for the results (results.json or near-zero.json), the report and "
+                   "*.svg")
+      ->required();
+  auto* runs_opt =
+      bench_cmd->add_option("--runs", bench.runs, "Measured calls per function and runtime")
+          ->check(CLI::Range(1, 100000))
+          ->capture_default_str();
+  auto* warmup_opt =
+      bench_cmd->add_option("--warmup", bench.warmup, "Uncounted calls per function and runtime")
+          ->check(CLI::Range(0, 1000))
+          ->capture_default_str();
+  auto* functions_opt =
+      bench_cmd
+          ->add_option("--functions", bench.functions,
+                       "Examples to run, comma-separated, or 'all' (default: a quick subset)")
+          ->delimiter(',');
+  auto* languages_opt =
+      bench_cmd->add_flag("--languages", bench.languages,
+                          "hello and json-transform in every language built, with artifact sizes");
+  auto* inputs_opt =
+      bench_cmd->add_option("--inputs", bench.inputs,
+                            "Inputs name=input, comma-separated; \\n is a newline, \\, a comma");
   bench_cmd->add_option("--server", bench.server,
-                        "Use this running server (default: start one on 127.0.0.1)");
-  bench_cmd->add_option("--token", bench.token, "Bearer token for --server")
-      ->envname("NEBULA_TOKEN");
+                        "Use this running server (default: start one on 127.0.0.1; the "
+                        "near-zero suite always starts its own)");
+  auto* token_opt = bench_cmd->add_option("--token", bench.token, "Bearer token for --server")
+                        ->envname("NEBULA_TOKEN");
   bench_cmd->add_flag("--no-docker", bench.no_docker, "wasm only; no Docker engine needed");
   bench_cmd->add_option("--examples", bench.examples_dir,
                         "Directory of <name>.wasm and examples.txt (default: beside nebula)");
@@ -252,16 +287,73 @@ int main(int argc, char** argv) {
       ->envname("NEBULA_DOCKER_SOCKET")
       ->capture_default_str();
   bench_cmd->add_option("--plot-script", bench.plot_script,
-                        "Chart script to run instead of the built-in plot.py");
+                        "Chart script to run instead of the built-in one");
   bench_cmd
-      ->add_option("--window-s", bench.min_window_s,
-                   "Shortest system-CPU measurement window per function and runtime")
-      ->check(CLI::Range(0.1, 600.0))
-      ->capture_default_str();
+      ->add_option("--window-s", bench_window_s,
+                   "Shortest system-CPU measurement window per function and runtime (default "
+                   "2; near-zero: per runtime, default 3)")
+      ->check(CLI::Range(0.1, 600.0));
   bench_cmd
-      ->add_option("--idle-s", bench.baseline_s, "Idle measurement before and after the runs, each")
-      ->check(CLI::Range(0.1, 600.0))
-      ->capture_default_str();
+      ->add_option("--idle-s", bench_idle_s,
+                   "Idle measurement before and after the runs, each (default 3; near-zero: the "
+                   "idle footprint, default 20)")
+      ->check(CLI::Range(0.1, 3600.0));
+  const std::vector<CLI::Option*> invocations_only = {runs_opt,      warmup_opt, functions_opt,
+                                                      languages_opt, inputs_opt, token_opt};
+  std::vector<CLI::Option*> near_zero_only;
+  near_zero_only.push_back(
+      bench_cmd
+          ->add_option("--wasm-idle-s", near_zero.wasm_idle_s,
+                       "near-zero: the server's --wasm-idle-s (a wasm program unused this long "
+                       "leaves memory)")
+          ->check(CLI::Range(1, 86400))
+          ->capture_default_str());
+  near_zero_only.push_back(bench_cmd
+                               ->add_option("--warm-idle-s", near_zero.warm_idle_s,
+                                            "near-zero: idle timeout of the docker-warm pool")
+                               ->check(CLI::Range(1, 86400))
+                               ->capture_default_str());
+  near_zero_only.push_back(bench_cmd
+                               ->add_option("--probe-s", near_zero.probe_s,
+                                            "near-zero: closed-loop saturation probe per runtime")
+                               ->check(CLI::Range(0.1, 3600.0))
+                               ->capture_default_str());
+  near_zero_only.push_back(
+      bench_cmd
+          ->add_option("--rates", near_zero.rates,
+                       "near-zero: offered rates, requests per second, comma-separated (0: idle; "
+                       "rates above saturation are listed, not run)")
+          ->delimiter(',')
+          ->check(CLI::NonNegativeNumber)
+          ->capture_default_str());
+  near_zero_only.push_back(
+      bench_cmd->add_option("--rate-s", near_zero.rate_s, "near-zero: each offered rate, at least")
+          ->check(CLI::Range(0.1, 3600.0))
+          ->capture_default_str());
+  near_zero_only.push_back(
+      bench_cmd
+          ->add_option("--min-requests", near_zero.min_requests,
+                       "near-zero: each rate above 0 runs for at least this many requests")
+          ->check(CLI::Range(1, 1000000))
+          ->capture_default_str());
+  near_zero_only.push_back(
+      bench_cmd->add_option("--burst-s", near_zero.burst_s, "near-zero: wasm burst at saturation")
+          ->check(CLI::Range(0.1, 3600.0))
+          ->capture_default_str());
+  near_zero_only.push_back(bench_cmd
+                               ->add_option("--settle-s", near_zero.settle_s,
+                                            "near-zero: rest after the burst before memory is read")
+                               ->check(CLI::Range(0.1, 3600.0))
+                               ->capture_default_str());
+  near_zero_only.push_back(bench_cmd
+                               ->add_option("--zero-repeats", near_zero.zero_repeats,
+                                            "near-zero: scale-from-zero calls per runtime")
+                               ->check(CLI::Range(0, 1000))
+                               ->capture_default_str());
+  near_zero_only.push_back(bench_cmd->add_option(
+      "--power-model", near_zero.power_model,
+      "near-zero, without RAPL: watts per vCPU idle and at full load, IDLE_W,MAX_W (default "
+      "0.74,3.5)"));
 
   CLI11_PARSE(app, argc, argv);
 
@@ -286,6 +378,29 @@ int main(int argc, char** argv) {
   if (status_cmd->parsed()) return nebula::cli::status(client);
   if (rm_cmd->parsed()) return nebula::cli::remove(client, rm_name);
   if (logs_cmd->parsed()) return nebula::cli::logs(client, logs);
-  if (bench_cmd->parsed()) return nebula::bench::run(bench);
+  if (bench_cmd->parsed()) {
+    const bool nz = bench_suite == "near-zero";
+    for (const CLI::Option* opt : nz ? invocations_only : near_zero_only) {
+      if (opt->count() > 0) {
+        return nebula::base::fail(opt->get_name() + " belongs to --suite " +
+                                  (nz ? "invocations" : "near-zero") + ", not --suite " +
+                                  bench_suite);
+      }
+    }
+    if (!nz) {
+      bench.min_window_s = bench_window_s.value_or(bench.min_window_s);
+      bench.baseline_s = bench_idle_s.value_or(bench.baseline_s);
+      return nebula::bench::run(bench);
+    }
+    near_zero.out_dir = bench.out_dir;
+    near_zero.server = bench.server;
+    near_zero.no_docker = bench.no_docker;
+    near_zero.examples_dir = bench.examples_dir;
+    near_zero.docker_socket = bench.docker_socket;
+    near_zero.plot_script = bench.plot_script;
+    near_zero.window_s = bench_window_s.value_or(near_zero.window_s);
+    near_zero.idle_s = bench_idle_s.value_or(near_zero.idle_s);
+    return nebula::bench::run_near_zero(near_zero);
+  }
   return 0;
 }

@@ -12,7 +12,7 @@ namespace {
 
 namespace fs = std::filesystem;
 
-// How long the script may take; it draws four charts from one JSON file.
+// How long a script may take; each draws a few charts from one JSON file.
 constexpr auto kPlotTimeout = std::chrono::minutes(5);
 
 // The first python3 that can import matplotlib; empty if none. A PATH
@@ -28,20 +28,30 @@ std::string find_python(const base::RunOptions& options) {
 
 }  // namespace
 
-std::string_view plot_script() noexcept {
+std::string_view embedded_script(std::string_view name) noexcept {
   for (const auto& file : embedded_files()) {
-    if (file.name == "plot.py") return file.asset.body;
+    if (file.name == name) return file.asset.body;
   }
   return {};
 }
 
+std::string_view plot_script() noexcept {
+  return embedded_script("plot.py");
+}
+
 Charts draw_charts(const fs::path& results, const fs::path& out_dir,
-                   const fs::path& script_override) {
+                   const fs::path& script_override, std::string_view script_name) {
   Charts charts;
   fs::path script = script_override;
   if (script.empty()) {
-    script = out_dir / "plot.py";
-    if (auto written = base::write_file(script, plot_script()); !written) {
+    script = out_dir / script_name;
+    const std::string_view body = embedded_script(script_name);
+    if (body.empty()) {
+      charts.unavailable_reason =
+          "charts: unavailable (" + std::string(script_name) + " is not built into this binary)";
+      return charts;
+    }
+    if (auto written = base::write_file(script, body); !written) {
       charts.unavailable_reason = "charts: unavailable (" + written.error().message + ")";
       return charts;
     }

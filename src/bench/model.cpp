@@ -212,23 +212,25 @@ void set_baseline(Run& run) {
   }
 }
 
+double percentile(const std::vector<double>& sorted, double q) noexcept {
+  if (sorted.empty()) return 0;
+  const double rank = std::clamp(q, 0.0, 1.0) * static_cast<double>(sorted.size() - 1);
+  const auto lo = static_cast<std::size_t>(std::floor(rank));
+  const auto hi = std::min(lo + 1, sorted.size() - 1);
+  const double frac = rank - static_cast<double>(lo);
+  return sorted[lo] + (sorted[hi] - sorted[lo]) * frac;
+}
+
 Distribution distribution(std::vector<double> values) {
   Distribution d;
   d.count = values.size();
   if (values.empty()) return d;
   std::sort(values.begin(), values.end());
-  auto at = [&values](double q) {
-    const double rank = q * static_cast<double>(values.size() - 1);
-    const auto lo = static_cast<std::size_t>(std::floor(rank));
-    const auto hi = std::min(lo + 1, values.size() - 1);
-    const double frac = rank - static_cast<double>(lo);
-    return values[lo] + (values[hi] - values[lo]) * frac;
-  };
   d.min = values.front();
   d.max = values.back();
-  d.p50 = at(0.50);
-  d.p90 = at(0.90);
-  d.p99 = at(0.99);
+  d.p50 = percentile(values, 0.50);
+  d.p90 = percentile(values, 0.90);
+  d.p99 = percentile(values, 0.99);
   d.mean = std::accumulate(values.begin(), values.end(), 0.0) / static_cast<double>(values.size());
   return d;
 }
@@ -365,6 +367,21 @@ Summary summarize(const Run& run) {
   return out;
 }
 
+json::value machine_json(const MachineInfo& m) {
+  return json::object{
+      {"cpu_model", m.cpu_model},
+      {"logical_cpus", m.logical_cpus},
+      {"virtual_machine", m.virtual_machine},
+      {"memory_bytes", m.memory_bytes},
+      {"kernel", m.kernel},
+      {"os", m.os},
+      {"nebula_version", optional_string_json(m.server_version)},
+      {"docker_version", optional_string_json(m.docker_version)},
+      {"wasmtime_version", optional_string_json(m.wasmtime_version)},
+      {"clock_ticks_per_second", m.clock_ticks_per_second},
+  };
+}
+
 json::value to_json(const Run& run, const Summary& summary) {
   json::object root;
   root["schema"] = "nebula-bench/1";
@@ -382,18 +399,7 @@ json::value to_json(const Run& run, const Summary& summary) {
   };
 
   const MachineInfo& m = run.machine;
-  root["machine"] = json::object{
-      {"cpu_model", m.cpu_model},
-      {"logical_cpus", m.logical_cpus},
-      {"virtual_machine", m.virtual_machine},
-      {"memory_bytes", m.memory_bytes},
-      {"kernel", m.kernel},
-      {"os", m.os},
-      {"nebula_version", optional_string_json(m.server_version)},
-      {"docker_version", optional_string_json(m.docker_version)},
-      {"wasmtime_version", optional_string_json(m.wasmtime_version)},
-      {"clock_ticks_per_second", m.clock_ticks_per_second},
-  };
+  root["machine"] = machine_json(m);
   root["energy"] = json::object{{"available", m.energy_available}, {"source", m.energy_source}};
   auto baseline_json = [](const Baseline& b) {
     return json::object{

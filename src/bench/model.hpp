@@ -108,6 +108,10 @@ struct Baseline {
 // as in the windows), never below 0.
 [[nodiscard]] Baseline idle_period(const Interval& interval);
 
+// The q-quantile (0 ≤ q ≤ 1) of `sorted` (ascending) by linear
+// interpolation between the closest ranks, rank q × (n − 1); 0 when empty.
+[[nodiscard]] double percentile(const std::vector<double>& sorted, double q) noexcept;
+
 // p50/p90/p99 by linear interpolation between the closest ranks.
 struct Distribution {
   std::size_t count = 0;
@@ -240,5 +244,8 @@ struct Summary {
 
 // results.json: settings, machine, raw samples, windows, summaries, ratios.
 [[nodiscard]] boost::json::value to_json(const Run& run, const Summary& summary);
+
+// The machine as every suite's JSON describes it (unknown versions null).
+[[nodiscard]] boost::json::value machine_json(const MachineInfo& m);
 
 }  // namespace nebula::bench

@@ -2,27 +2,26 @@
 
 #include <algorithm>
 #include <chrono>
-#include <csignal>
 #include <cstdio>
-#include <ctime>
 #include <filesystem>
 #include <map>
 #include <set>
 #include <sstream>
 #include <thread>
-#include <unistd.h>
 
 #include <boost/json.hpp>
 
 #include "base/console.hpp"
 #include "base/files.hpp"
 #include "base/subprocess.hpp"
+#include "bench/calls.hpp"
 #include "bench/charts.hpp"
 #include "bench/machine.hpp"
 #include "bench/model.hpp"
 #include "bench/report.hpp"
 #include "bench/server_child.hpp"
 #include "bench/server_info.hpp"
+#include "bench/support.hpp"
 #include "http/client.hpp"
 #include "project/build.hpp"
 
@@ -31,22 +30,8 @@ namespace {
 
 namespace fs = std::filesystem;
 namespace json = boost::json;
-using SteadyClock = std::chrono::steady_clock;
 using http::Client;
-using http::ClientResponse;
 using http::problem_detail;
-
-// Set by SIGINT/SIGTERM; the loops stop between two calls. A signal handler
-// can only reach a variable of static storage, hence this one file-level flag.
-volatile std::sig_atomic_t g_interrupted = 0;
-
-extern "C" void on_interrupt(int) {
-  g_interrupted = 1;
-}
-
-bool interrupted() {
-  return g_interrupted != 0;
-}
 
 // The default set finishes in a few minutes on 2 cores and covers the
 // kinds of work in the thesis: trivial, I/O of the body, integer
@@ -79,29 +64,6 @@ const std::map<std::string, std::string>& default_inputs() {
 constexpr unsigned kMaxWindowCalls = 20'000;
 
 using base::fail;
-
-std::string utc_now() {
-  const std::time_t now = std::time(nullptr);
-  std::tm tm{};
-  ::gmtime_r(&now, &tm);
-  char buf[32];
-  std::strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%SZ", &tm);
-  return buf;
-}
-
-double seconds_since(SteadyClock::time_point start) {
-  return std::chrono::duration<double>(SteadyClock::now() - start).count();
-}
-
-// Short, printable excerpt of a body for error messages.
-std::string excerpt(const std::string& text, std::size_t max = 60) {
-  std::string out;
-  for (char c : text.substr(0, max)) {
-    out += (c == '\n') ? std::string("\\n") : std::string(1, c);
-  }
-  if (text.size() > max) out += "…";
-  return out;
-}
 
 // --- options -------------------------------------------------------------
 
@@ -256,120 +218,6 @@ Result<std::vector<Plan>> make_plans(const Options& o, const fs::path& examples_
   return plans;
 }
 
-// --- progress ------------------------------------------------------------
-
-// A progress bar on stderr, redrawn in place when stderr is a terminal;
-// otherwise the caller's plain lines are all there is.
-class Progress {
- public:
-  explicit Progress(std::size_t total_units)
-      : tty_(::isatty(STDERR_FILENO) == 1),
-        total_(std::max<std::size_t>(total_units, 1)),
-        start_(SteadyClock::now()) {}
-
-  [[nodiscard]] bool tty() const noexcept { return tty_; }
-
-  void set_status(std::string status) {
-    status_ = std::move(status);
-    draw(false);
-  }
-  void advance(std::size_t units = 1) {
-    done_ = std::min(total_, done_ + units);
-    draw(false);
-  }
-  // A line of its own: above the bar on a terminal, plain otherwise.
-  void line(const std::string& text) {
-    if (tty_) std::fprintf(stderr, "\r\033[K");
-    std::fprintf(stderr, "%s\n", text.c_str());
-    draw(true);
-  }
-  void finish() {
-    if (tty_) std::fprintf(stderr, "\r\033[K");
-    std::fflush(stderr);
-  }
-
- private:
-  void draw(bool force) {
-    if (!tty_) return;
-    const auto now = SteadyClock::now();
-    if (!force && now - last_draw_ < std::chrono::milliseconds(100) && done_ < total_) return;
-    last_draw_ = now;
-    constexpr int kWidth = 30;
-    const double share = static_cast<double>(done_) / static_cast<double>(total_);
-    const int filled = static_cast<int>(share * kWidth);
-    std::string bar;
-    for (int i = 0; i < kWidth; ++i) bar += i < filled ? "█" : "░";
-    const auto elapsed = static_cast<long>(seconds_since(start_));
-    std::fprintf(stderr, "\r\033[K%s %3d%%  %ld:%02ld  %s", bar.c_str(),
-                 static_cast<int>(share * 100), elapsed / 60, elapsed % 60, status_.c_str());
-    std::fflush(stderr);
-  }
-
-  bool tty_;
-  std::size_t total_;
-  std::size_t done_ = 0;
-  std::string status_;
-  SteadyClock::time_point start_;
-  SteadyClock::time_point last_draw_{};
-};
-
-// --- calls ---------------------------------------------------------------
-
-std::int64_t int_field(const json::object& o, std::string_view key) {
-  const auto* v = o.if_contains(key);
-  if (v == nullptr) return 0;
-  if (v->is_int64()) return v->get_int64();
-  if (v->is_uint64()) return static_cast<std::int64_t>(v->get_uint64());
-  if (v->is_double()) return static_cast<std::int64_t>(v->get_double());
-  return 0;
-}
-
-// A count the record may leave null (a figure the server could not
-// measure): nullopt then, and when it is missing or not a count.
-std::optional<std::uint64_t> count_field(const json::object& o, std::string_view key) {
-  const auto* v = o.if_contains(key);
-  if (v == nullptr) return std::nullopt;
-  if (v->is_uint64()) return v->get_uint64();
-  if (v->is_int64() && v->get_int64() >= 0) return static_cast<std::uint64_t>(v->get_int64());
-  return std::nullopt;
-}
-
-// The function kind of a failed call: the problem's `kind` (exit, trap,
-// memory) when the server sent one, else the status.
-std::string failure_kind(const ClientResponse& res) {
-  boost::system::error_code ec;
-  auto doc = json::parse(res.body, ec);
-  if (!ec && doc.is_object()) {
-    if (const auto* kind = doc.as_object().if_contains("kind"); kind && kind->is_string()) {
-      return std::string(kind->as_string());
-    }
-  }
-  if (res.status == 504) return "timeout";
-  return "http " + std::to_string(res.status);
-}
-
-// The problem's detail and, when the function wrote any, the end of its
-// stderr: what a reader of the report needs to see why a call failed.
-std::string failure_detail(const ClientResponse& res) {
-  std::string text = excerpt(problem_detail(res), 200);
-  boost::system::error_code ec;
-  auto doc = json::parse(res.body, ec);
-  if (!ec && doc.is_object()) {
-    if (const auto* err = doc.as_object().if_contains("stderr");
-        err && err->is_string() && !err->as_string().empty()) {
-      std::string tail(err->as_string());
-      if (tail.size() > 200) tail.erase(0, tail.size() - 200);
-      text += " (stderr: " + excerpt(tail, 200) + ")";
-    }
-  }
-  return text;
-}
-
-struct Target {
-  std::string path;  // /v1/functions/NAME/invoke?runtime=…
-  std::string label;
-};
-
 Target target_of(const Plan& plan, Runtime runtime) {
   switch (runtime) {
     case Runtime::kWasm: return {"/v1/functions/" + plan.function + "/invoke?runtime=wasm", "wasm"};
@@ -379,83 +227,6 @@ Target target_of(const Plan& plan, Runtime runtime) {
       return {"/v1/functions/" + plan.warm_function + "/invoke?runtime=docker", "docker-warm"};
   }
   return {};
-}
-
-// One call without its record: for warm-up, the reference and the windows.
-// Returns the output, or "kind: detail" as an error.
-Result<std::string> call_once(const Client& client, const Target& target, const std::string& input,
-                              const std::optional<std::string>& reference) {
-  auto res = client.request("POST", target.path, input, "application/octet-stream");
-  if (!res) return make_error(ErrorKind::kUnavailable, "transport: " + res.error().message);
-  if (res->status != 200) {
-    return make_error(ErrorKind::kInternal, failure_kind(*res) + ": " + failure_detail(*res));
-  }
-  if (reference && res->body != *reference) {
-    return make_error(ErrorKind::kInternal, "mismatch: got '" + excerpt(res->body) +
-                                                "', wasm answered '" + excerpt(*reference) + "'");
-  }
-  return std::move(res->body);
-}
-
-// One measured call: the response, then the server's record of it.
-Sample call_measured(const Client& client, const Target& target, const std::string& input,
-                     const std::optional<std::string>& reference) {
-  Sample s;
-  const auto t0 = SteadyClock::now();
-  auto res = client.request("POST", target.path, input, "application/octet-stream");
-  s.client_us =
-      std::chrono::duration_cast<std::chrono::microseconds>(SteadyClock::now() - t0).count();
-  if (!res) {
-    s.error = "transport: " + res.error().message;
-    return s;
-  }
-  s.http_status = res->status;
-  s.invocation_id = res->header("x-nebula-invocation-id");
-  s.cold = res->header("x-nebula-cold-start") == "true";
-  if (res->status != 200) {
-    s.error = failure_kind(*res) + ": " + failure_detail(*res);
-  } else if (reference) {
-    s.output_matches = res->body == *reference;
-    if (!*s.output_matches) {
-      s.error =
-          "mismatch: got '" + excerpt(res->body) + "', wasm answered '" + excerpt(*reference) + "'";
-    }
-  }
-  if (s.invocation_id.empty()) {
-    if (s.error.empty()) s.error = "record: the response carries no X-Nebula-Invocation-Id";
-    return s;
-  }
-  auto rec = client.request("GET", "/v1/invocations/" + s.invocation_id);
-  if (!rec || rec->status != 200) {
-    if (s.error.empty()) {
-      s.error = "record: cannot read invocation " + s.invocation_id + ": " +
-                (rec ? problem_detail(*rec) : rec.error().message);
-    }
-    return s;
-  }
-  boost::system::error_code ec;
-  auto doc = json::parse(rec->body, ec);
-  if (ec || !doc.is_object()) {
-    if (s.error.empty()) s.error = "record: invalid JSON for invocation " + s.invocation_id;
-    return s;
-  }
-  const auto& o = doc.as_object();
-  if (const auto* outcome = o.if_contains("outcome"); outcome && outcome->is_string()) {
-    s.outcome = std::string(outcome->as_string());
-  }
-  if (const auto* cold = o.if_contains("cold"); cold && cold->is_bool()) s.cold = cold->as_bool();
-  s.exit_code = static_cast<int>(int_field(o, "exit_code"));
-  s.timings.queue_us = int_field(o, "queue_us");
-  s.timings.startup_us = int_field(o, "startup_us");
-  s.timings.exec_us = int_field(o, "exec_us");
-  s.timings.teardown_us = int_field(o, "teardown_us");
-  s.timings.total_us = int_field(o, "total_us");
-  s.cpu_us = count_field(o, "cpu_us");
-  s.max_memory_bytes = count_field(o, "max_memory_bytes");
-  if (s.error.empty() && s.outcome != "ok") {
-    s.error = "record: status 200 but the record says '" + s.outcome + "'";
-  }
-  return s;
 }
 
 // --- deployment ----------------------------------------------------------
@@ -752,11 +523,7 @@ int run(const Options& o) {
   run.machine.energy_source = energy.description();
 
   // Ctrl-C stops between two calls; the server child is stopped either way.
-  struct sigaction action {};
-  action.sa_handler = on_interrupt;
-  sigemptyset(&action.sa_mask);
-  ::sigaction(SIGINT, &action, nullptr);
-  ::sigaction(SIGTERM, &action, nullptr);
+  catch_interrupts();
 
   std::optional<base::TempDir> work_dir;
   std::optional<ServerChild> server;

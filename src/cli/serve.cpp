@@ -1,10 +1,13 @@
 #include "cli/serve.hpp"
 
 #include <algorithm>
+#include <cerrno>
 #include <csignal>
 #include <cstdio>
+#include <cstring>
 #include <filesystem>
 #include <malloc.h>
+#include <sys/resource.h>
 #include <thread>
 #include <vector>
 
@@ -58,6 +61,58 @@ bool split_listen(const std::string& listen, std::string& host, std::uint16_t& p
   return true;
 }
 
+// Every connection holds a file descriptor, and the soft limit (often
+// 1024) would cap a server long before its memory does. Raising it to the
+// hard limit needs no privilege. Returns the soft limit now in force (0:
+// unknown, RLIM_INFINITY: none).
+rlim_t raise_open_file_limit() {
+  rlimit limit{};
+  if (::getrlimit(RLIMIT_NOFILE, &limit) != 0) {
+    spdlog::warn("cannot read the open file limit: {}", std::strerror(errno));
+    return 0;
+  }
+  if (limit.rlim_cur >= limit.rlim_max) {
+    spdlog::info("open file limit: {} (the hard limit)", limit.rlim_cur);
+    return limit.rlim_cur;
+  }
+  rlimit raised = limit;
+  raised.rlim_cur = limit.rlim_max;
+  if (raised.rlim_cur == RLIM_INFINITY) {
+    // The kernel refuses an unlimited soft limit for descriptors: its own
+    // ceiling is fs.nr_open.
+    raised.rlim_cur = 1U << 20U;
+    if (auto text = base::read_file("/proc/sys/fs/nr_open")) {
+      try {
+        raised.rlim_cur = std::stoull(*text);
+      } catch (const std::exception&) {
+      }
+    }
+  }
+  if (::setrlimit(RLIMIT_NOFILE, &raised) != 0) {
+    spdlog::warn("open file limit stays {}: raising it to the hard limit {} failed: {}",
+                 limit.rlim_cur, limit.rlim_max, std::strerror(errno));
+    return limit.rlim_cur;
+  }
+  spdlog::info("open file limit raised from {} to {} (the hard limit)", limit.rlim_cur,
+               raised.rlim_cur);
+  return raised.rlim_cur;
+}
+
+// At most as many connections as descriptors are left once the server's
+// own (store, Docker engine connections, compiled-module files, log) are
+// set aside.
+std::size_t fit_connections(std::size_t wanted, rlim_t open_files) {
+  constexpr rlim_t kReserved = 512;
+  if (open_files == 0 || open_files == RLIM_INFINITY) return wanted;
+  const auto room = static_cast<std::size_t>(
+      open_files > 2 * kReserved ? open_files - kReserved : std::max<rlim_t>(open_files / 2, 1));
+  if (wanted <= room) return wanted;
+  spdlog::warn("--max-connections {} lowered to {}: the open file limit is {} (raise it with "
+               "ulimit -n, or the hard limit of the service manager)",
+               wanted, room, open_files);
+  return room;
+}
+
 void setup_logging(const std::string& level) {
   spdlog::set_default_logger(spdlog::stderr_color_mt("nebula"));
   spdlog::set_level(spdlog::level::from_str(level));
@@ -67,8 +122,10 @@ void setup_logging(const std::string& level) {
 // Serves `api` until SIGINT/SIGTERM, then finishes in-flight requests and
 // joins every thread. `describe` adds to the "listening" log line.
 int run_server(service::Platform& platform, http::Handler& api,
-               const http::ServerOptions& server_options, unsigned io_threads,
+               http::ServerOptions server_options, unsigned io_threads,
                const std::string& describe) {
+  server_options.max_connections =
+      fit_connections(server_options.max_connections, raise_open_file_limit());
   boost::asio::io_context ioc(static_cast<int>(io_threads));
   http::Server server(ioc, server_options, api);
   auto endpoint = server.listen();
@@ -84,7 +141,8 @@ int run_server(service::Platform& platform, http::Handler& api,
 
   const auto url =
       "http://" + endpoint->address().to_string() + ":" + std::to_string(endpoint->port());
-  spdlog::info("listening on {} ({})", url, describe);
+  spdlog::info("listening on {} ({}, at most {} connections)", url, describe,
+               server_options.max_connections);
   std::printf("listening on %s\n", url.c_str());
   std::fflush(stdout);
 
@@ -148,6 +206,7 @@ int serve(const ServeOptions& options, const std::string& self_path) {
   http::Api api((*platform)->service(),
                 http::ApiOptions{.token = options.token, .single_function = {}});
   server_options.node = (*platform)->service().node();
+  server_options.max_connections = options.max_connections;
   const std::string describe = "node " + server_options.node + ", " +
                                (*platform)->store().describe() + ", cache " + options.data_dir +
                                ", " + std::to_string(workers) + " workers, " +

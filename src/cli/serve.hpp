@@ -20,6 +20,9 @@ struct ServeOptions {
   unsigned workers = 0;     // 0: 2 × cores + 4
   unsigned io_threads = 0;  // 0: one per core, at most 4
   std::size_t max_queue = 1024;
+  // Client connections open at once (see http::ServerOptions); lowered at
+  // start-up to what the open file limit allows.
+  std::size_t max_connections = 10'000;
   std::size_t max_records = 1000;
   // Seconds a wasm function may stay idle before its compiled code leaves
   // memory (0: never).

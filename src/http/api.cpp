@@ -188,7 +188,7 @@ const std::vector<Api::Route>& Api::routes() {
 }
 
 Api::Api(service::FunctionService& service, ApiOptions options)
-    : service_(service), options_(std::move(options)) {}
+    : service_(service), options_(std::move(options)), throttle_(options_.auth_throttle) {}
 
 Dispatch Api::dispatch(const RequestHeader& header) const {
   static const std::vector<RoutePattern> patterns = [] {
@@ -243,6 +243,34 @@ bool Api::authorized(const Request& request) const {
   return diff == 0;
 }
 
+std::optional<Response> Api::refuse_management(const Request& request,
+                                               const asio::ip::address& client) {
+  if (options_.token.empty()) return std::nullopt;
+  const auto now = AuthThrottle::Clock::now();
+  // Locked out: refused before the token is even looked at, so that the
+  // answer tells a guesser nothing; the right token waits too.
+  if (auto wait = throttle_.locked_out(client, now)) {
+    auto res = problem(bhttp::status::too_many_requests, "Too many failed authentications",
+                       "this address sent a wrong token " +
+                           std::to_string(options_.auth_throttle.max_failures) +
+                           " times; management routes refuse it for " +
+                           std::to_string(wait->count()) + " s more, whatever the token");
+    res.set(bhttp::field::retry_after, std::to_string(wait->count()));
+    return res;
+  }
+  if (authorized(request)) return std::nullopt;
+  // Only a wrong credential counts: a request without one (a browser before
+  // it asks for the token) is not a guess.
+  if (request.find(bhttp::field::authorization) != request.end() &&
+      throttle_.record_failure(client, now)) {
+    spdlog::warn("{} sent {} wrong tokens within {} s: management routes refuse it for {} s",
+                 client.to_string(), options_.auth_throttle.max_failures,
+                 options_.auth_throttle.window.count(), options_.auth_throttle.window.count());
+  }
+  return problem(
+      make_error(ErrorKind::kUnauthorized, "this route needs 'Authorization: Bearer <token>'"));
+}
+
 asio::awaitable<Reply> Api::handle(Request& request, const Dispatch& dispatch) {
   const RouteMatch& match = dispatch.match;
   if (!match.target_ok) {
@@ -272,9 +300,10 @@ asio::awaitable<Reply> Api::handle(Request& request, const Dispatch& dispatch) {
     const Route& route = routes()[match.route];
     for (const auto& method : route.methods) {
       if (method.verb != verb) continue;
-      if (method.management && !authorized(request)) {
-        co_return problem(make_error(ErrorKind::kUnauthorized,
-                                     "this route needs 'Authorization: Bearer <token>'"));
+      if (method.management) {
+        if (auto refused = refuse_management(request, dispatch.remote.address())) {
+          co_return std::move(*refused);
+        }
       }
       co_return co_await (this->*method.endpoint)(request, match);
     }

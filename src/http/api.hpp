@@ -1,7 +1,9 @@
 #pragma once
 
+#include <optional>
 #include <string>
 
+#include "http/auth_throttle.hpp"
 #include "http/server.hpp"
 #include "service/function_service.hpp"
 
@@ -14,6 +16,9 @@ struct ApiOptions {
   // Set: every request, whatever its path, invokes this function with its
   // whole path (`nebula serve-one`); the rest of the API is not served.
   std::string single_function;
+  // Wrong tokens per client address before management routes answer it
+  // 429 for a while (only with a token).
+  AuthThrottleOptions auth_throttle = {};
 };
 
 // The HTTP API v1 (docs/api.md): one route table, used both to decide a
@@ -22,7 +27,8 @@ struct ApiOptions {
 // blocking calls go to the service's worker pools.
 //
 // Thread-safety: dispatch() and handle() run concurrently on the I/O
-// threads; the Api holds no mutable state.
+// threads; the Api's only mutable state is the failed-token table, which
+// locks itself.
 //
 // Coroutine parameters are references and no class-type temporary appears in
 // a co_await expression: GCC 12 destroys such temporaries twice.
@@ -53,6 +59,11 @@ class Api final : public Handler {
   boost::asio::awaitable<Reply> readyz(Request& request, const RouteMatch& match);
 
   [[nodiscard]] bool authorized(const Request& request) const;
+  // Nothing when a management request from `client` may proceed; otherwise
+  // its 401 (a missing or wrong token, counted when wrong) or 429 (the
+  // address is locked out after too many wrong tokens).
+  [[nodiscard]] std::optional<Response> refuse_management(const Request& request,
+                                                          const asio::ip::address& client);
   // An HTTP function's invocation: the response streams from the guest.
   boost::asio::awaitable<Reply> invoke_http(std::shared_ptr<service::PendingInvocation> pending,
                                             std::shared_ptr<StreamedResponse> channel);
@@ -62,6 +73,7 @@ class Api final : public Handler {
 
   service::FunctionService& service_;
   ApiOptions options_;
+  AuthThrottle throttle_;
 };
 
 }  // namespace nebula::http

@@ -4,6 +4,7 @@
 #include <chrono>
 #include <cstdint>
 #include <functional>
+#include <map>
 #include <memory>
 #include <mutex>
 #include <string>
@@ -14,6 +15,7 @@
 #include <boost/asio/awaitable.hpp>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/ip/tcp.hpp>
+#include <boost/beast/core/flat_buffer.hpp>
 #include <boost/beast/core/tcp_stream.hpp>
 #include <boost/beast/http/message.hpp>
 #include <boost/beast/http/string_body.hpp>
@@ -30,10 +32,14 @@ using Response = beast::http::response<beast::http::string_body>;
 using RequestHeader = beast::http::request_header<>;
 
 // What the application decided from a request's header, before its body is
-// read: the route, and how large a body that route accepts.
+// read: the route, and how large a body that route accepts. The server adds
+// where the request came from before it hands the dispatch back.
 struct Dispatch {
   std::uint64_t body_limit = 0;
   RouteMatch match;
+  // The client's address and port (the connection's peer), set by the
+  // server; unspecified when a dispatch did not come through a server.
+  asio::ip::tcp::endpoint remote;
 };
 
 // A response body produced while it is sent (an HTTP function's). The
@@ -81,12 +87,22 @@ class Handler {
 struct ServerOptions {
   std::string address = "127.0.0.1";
   std::uint16_t port = 8080;
-  // Time allowed to receive a whole request once its first byte arrived,
-  // and to send a response.
+  // Time allowed to receive a request's head once its first byte arrived: a
+  // client that trickles it (slowloris) gets 408 and is closed. At most
+  // io_timeout.
+  std::chrono::seconds header_timeout{10};
+  // Time allowed to receive a whole request once its first byte arrived
+  // (over it: 408 and closed), and to send a response.
   std::chrono::seconds io_timeout{30};
   // An idle keep-alive connection is closed after this long.
   std::chrono::seconds idle_timeout{60};
+  // Request line and header fields together; over it: 431 and closed.
   std::size_t max_header_bytes = 16 * 1024;
+  // Client connections open at once. At the limit a new connection makes
+  // room by closing the one that has been idle the longest (never one with
+  // a request in progress); when every connection is busy it gets 503 and
+  // is closed.
+  std::size_t max_connections = 10'000;
   // Sent as X-Nebula-Node on every response (when not empty), so that a
   // client behind a load balancer sees which node answered.
   std::string node;
@@ -94,6 +110,10 @@ struct ServerOptions {
 
 // HTTP/1.1 server on Boost.Beast with C++20 coroutines: one coroutine per
 // connection on its own strand, keep-alive, a timeout on every operation.
+// A client holds no thread while it is slow or idle, only its coroutine;
+// what it can hold at all is bounded by the options above. Requests whose
+// framing is ambiguous (request smuggling shapes, see http/framing.hpp) get
+// 400 and the connection closes.
 //
 // Lifetime: create, listen(), start(); stop() stops accepting, closes idle
 // connections at once and lets busy ones finish their current request.
@@ -116,8 +136,28 @@ class Server {
  private:
   struct Connection;
   asio::awaitable<void> accept_loop();
+  // Registers a new connection, making room at the limit by closing the
+  // one idle the longest; false when every connection is busy.
+  [[nodiscard]] bool admit(const std::shared_ptr<Connection>& connection);
+  // Takes the connection idle the longest off the idle list and has it
+  // closed on its strand; false when none is idle.
+  bool close_oldest_idle();
+  std::shared_ptr<Connection> take_oldest_idle();  // mutex_ held
+  void set_idle(const std::shared_ptr<Connection>& connection, bool idle);
   asio::awaitable<void> serve(std::shared_ptr<Connection> connection);
+  // 503 to a connection over the limit, then closed.
+  asio::awaitable<void> turn_away(std::shared_ptr<Connection> connection);
+  // Reads until `buffer` holds a whole request head; `length` is its length
+  // then, 0 when more than max_header_bytes came without its end.
+  asio::awaitable<boost::system::error_code> read_head(Connection& connection,
+                                                       beast::flat_buffer& buffer,
+                                                       std::size_t& length);
+  // Sends a response the server makes on its own (`response` has
+  // Connection: close), then closes gently: see linger().
+  asio::awaitable<void> send_and_close(Connection& connection, Response& response);
   asio::awaitable<void> linger(Connection& connection);
+  // True at most once a minute: warnings a flood would repeat are rate-limited.
+  bool time_to_warn();
   // Writes a streamed body after its head; false when the connection must
   // close (a write failed or the body was aborted).
   asio::awaitable<bool> stream_body(Connection& connection, BodyStream& body);
@@ -127,9 +167,19 @@ class Server {
   Handler& handler_;
   asio::ip::tcp::acceptor acceptor_;
   std::atomic<bool> stopping_{false};
+  // Connections being sent a 503 for the limit; beyond a few the rest are
+  // closed without one, so that refusing cannot itself hold many sockets.
+  std::atomic<std::size_t> turning_away_{0};
+  // When the last warning about the limit or about descriptors was logged
+  // (steady clock, seconds): at most one a minute.
+  std::atomic<std::int64_t> last_warning_s_{-3600};
   mutable std::mutex mutex_;
   std::uint64_t next_id_ = 0;                                                 // guarded by mutex_
   std::unordered_map<std::uint64_t, std::weak_ptr<Connection>> connections_;  // guarded by mutex_
+  // Idle connections by the order they became idle, oldest first; the key
+  // is a ticket from next_ticket_. Guarded by mutex_.
+  std::map<std::uint64_t, std::weak_ptr<Connection>> idle_;
+  std::uint64_t next_ticket_ = 0;  // guarded by mutex_
 };
 
 }  // namespace nebula::http
