@@ -1,51 +1,47 @@
 #include "base/memory.hpp"
 
-#include <cctype>
+#include <cstdio>
 #include <filesystem>
 #include <string>
 
 #include <gtest/gtest.h>
 
-#include "base/files.hpp"
-
 namespace nebula::base {
 namespace {
 
-// Resident pages of this process's own mappings of `path`, in kB.
-long resident_kb_of(const std::string& path) {
-  const std::string smaps = read_file("/proc/self/smaps").value_or("");
-  long total = 0;
-  bool ours = false;
-  std::size_t at = 0;
-  while (at < smaps.size()) {
-    std::size_t end = smaps.find('\n', at);
-    if (end == std::string::npos) end = smaps.size();
-    const std::string line = smaps.substr(at, end - at);
-    at = end + 1;
-    if (!line.empty() && std::isxdigit(static_cast<unsigned char>(line[0])) &&
-        line.find('-') != std::string::npos && line.find(':') > line.find(' ')) {
-      ours = line.size() >= path.size() &&
-             line.compare(line.size() - path.size(), path.size(), path) == 0;
-    } else if (ours && line.rfind("Rss:", 0) == 0) {
-      total += std::stol(line.substr(4));
+// The bytes of this executable's read-only mappings, from /proc/self/maps:
+// what release_idle_memory() must cover.
+std::uint64_t read_only_bytes_of_self() {
+  const std::string self = std::filesystem::read_symlink("/proc/self/exe").string();
+  std::FILE* maps = std::fopen("/proc/self/maps", "re");
+  if (maps == nullptr) return 0;
+  std::uint64_t total = 0;
+  char line[4096];
+  while (std::fgets(line, sizeof line, maps) != nullptr) {
+    unsigned long start = 0, end = 0;
+    char perms[8] = {};
+    char path[4096] = {};
+    if (std::sscanf(line, "%lx-%lx %7s %*s %*s %*s %4095s", &start, &end, perms, path) < 4) {
+      continue;
     }
+    if (perms[0] == 'r' && perms[1] != 'w' && self == path) total += end - start;
   }
+  std::fclose(maps);
   return total;
 }
 
-TEST(ReleaseIdleMemory, AdvisesThisExecutablesCodeOutAndEverythingStillRuns) {
-  const std::string self = std::filesystem::read_symlink("/proc/self/exe").string();
-  const long before = resident_kb_of(self);
-  ASSERT_GT(before, 0);
+// Whether the pages go out of this process's resident set depends on who
+// else maps the file (the kernel keeps pages another process maps: ctest
+// runs this binary several times at once), so that is measured by the
+// benchmarks, not asserted here.
+TEST(ReleaseIdleMemory, CoversThisExecutablesReadOnlyMappingsAndEverythingStillRuns) {
+  const std::uint64_t expected = read_only_bytes_of_self();
+  ASSERT_GT(expected, 0U);
   const ReleasedMemory released = release_idle_memory();
-  // The code and constants of this test binary were covered.
-  EXPECT_GT(released.code_bytes, 0U);
-  const long after = resident_kb_of(self);
-  EXPECT_LT(after, before) << "resident kB of " << self << ": " << before << " -> " << after;
-  // The code pages come back as they are needed: this very code runs on,
-  // and a second release finds them resident again.
-  EXPECT_GT(resident_kb_of(self), 0);
-  EXPECT_GT(release_idle_memory().code_bytes, 0U);
+  EXPECT_EQ(released.code_bytes, expected);
+  // The code comes back as it is needed: this very test runs on, and a
+  // second release covers the same mappings.
+  EXPECT_EQ(release_idle_memory().code_bytes, expected);
 }
 
 }  // namespace
