@@ -775,17 +775,7 @@ std::string render_near_zero_report(const NearZeroRun& run, const Charts& charts
   render_zero(md, run);
   render_energy(md, run);
 
-  md << "## Charts\n\n";
-  if (charts.files.empty()) {
-    md << charts.unavailable_reason << "\n\n";
-  } else {
-    for (const auto& f : charts.files) md << "![" << f << "](" << f << ")\n\n";
-  }
-  if (!run.notes.empty()) {
-    md << "## Notes\n\n";
-    for (const auto& n : run.notes) md << "- " << n << "\n";
-    md << "\n";
-  }
+  render_charts_and_notes(md, charts, run.notes);
   return md.str();
 }
 

@@ -390,20 +390,24 @@ std::string render_report(const Run& run, const Summary& summary, const Charts& 
   }
   md << "\n";
 
+  render_charts_and_notes(md, charts, run.notes);
+  md << "Raw samples, windows and summaries: `results.json`.\n";
+  return md.str();
+}
+
+void render_charts_and_notes(std::ostream& md, const Charts& charts,
+                             const std::vector<std::string>& notes) {
   md << "## Charts\n\n";
   if (charts.files.empty()) {
     md << charts.unavailable_reason << "\n\n";
   } else {
     for (const auto& f : charts.files) md << "![" << f << "](" << f << ")\n\n";
   }
-
-  if (!run.notes.empty()) {
+  if (!notes.empty()) {
     md << "## Notes\n\n";
-    for (const auto& n : run.notes) md << "- " << n << "\n";
+    for (const auto& n : notes) md << "- " << n << "\n";
     md << "\n";
   }
-  md << "Raw samples, windows and summaries: `results.json`.\n";
-  return md.str();
 }
 
 }  // namespace nebula::bench

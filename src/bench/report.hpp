@@ -1,5 +1,6 @@
 #pragma once
 
+#include <ostream>
 #include <string>
 #include <vector>
 
@@ -12,6 +13,10 @@ namespace nebula::bench {
 // failures, charts and notes.
 [[nodiscard]] std::string render_report(const Run& run, const Summary& summary,
                                         const Charts& charts);
+
+// The "Charts" and "Notes" sections every report ends with.
+void render_charts_and_notes(std::ostream& md, const Charts& charts,
+                             const std::vector<std::string>& notes);
 
 // The few lines printed on the terminal at the end.
 [[nodiscard]] std::string render_headline(const Run& run, const Summary& summary);

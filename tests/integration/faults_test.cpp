@@ -38,6 +38,7 @@
 #include "integration/server_process.hpp"
 #include "store/blob_store.hpp"
 #include "unit/docker/engine_support.hpp"
+#include "integration/example_image.hpp"
 
 namespace nebula::testing {
 namespace {
@@ -138,13 +139,6 @@ std::vector<json::object> records_of(const http::Client& client, const std::stri
   const json::value doc = json::parse(res.body);
   for (const auto& r : doc.at("invocations").as_array()) out.push_back(r.as_object());
   return out;
-}
-
-std::string docker_problem(const std::string& image) {
-  docker::Client client;
-  if (Status ping = client.ping(); !ping) return "no Docker engine: " + ping.error().message;
-  if (!client.inspect_image(image)) return image + " is not built (target example_images)";
-  return {};
 }
 
 // Wasm invocations from several clients for as long as it lives: the load
@@ -446,7 +440,7 @@ class PrivateEngine {
 };
 
 TEST(Faults, TheDockerEngineStoppingAndComingBack) {
-  if (auto problem = docker_problem("nebula-fn-hello:latest"); !problem.empty()) {
+  if (auto problem = example_image_problem("nebula-fn-hello:latest"); !problem.empty()) {
     GTEST_SKIP() << problem;
   }
   if (::geteuid() != 0) GTEST_SKIP() << "a private dockerd needs root";

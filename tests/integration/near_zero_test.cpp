@@ -22,6 +22,7 @@
 
 #ifdef NEBULA_BENCH_DOCKER
 #include "docker/client.hpp"
+#include "integration/example_image.hpp"
 #endif
 
 namespace nebula::testing {
@@ -329,18 +330,8 @@ TEST(NearZero, FlagsOfTheOtherSuiteAreRefused) {
 
 #else
 
-// Why Docker cannot be used for this test, or empty.
-std::string docker_problem() {
-  docker::Client client;
-  if (Status ping = client.ping(); !ping) return "no Docker engine: " + ping.error().message;
-  if (!client.inspect_image("nebula-fn-hello:latest")) {
-    return "nebula-fn-hello:latest is not built (target example_images)";
-  }
-  return {};
-}
-
 TEST(NearZeroDocker, ThreeRuntimesWithTheEngineFootprint) {
-  if (auto problem = docker_problem(); !problem.empty()) GTEST_SKIP() << problem;
+  if (auto problem = example_image_problem(); !problem.empty()) GTEST_SKIP() << problem;
   const base::TempDir dir = scratch_dir();
   const fs::path out = dir.path() / "out";
   Outcome r = run_nebula(quick_args(out, true), dir.path() / "bench.log");

@@ -15,6 +15,7 @@
 #include "base/files.hpp"
 #include "base/subprocess.hpp"
 #include "docker/client.hpp"
+#include "integration/example_image.hpp"
 
 namespace nebula::testing {
 namespace {
@@ -22,17 +23,8 @@ namespace {
 namespace fs = std::filesystem;
 namespace json = boost::json;
 
-std::string docker_problem() {
-  docker::Client client;
-  if (Status ping = client.ping(); !ping) return "no Docker engine: " + ping.error().message;
-  if (!client.inspect_image("nebula-fn-hello:latest")) {
-    return "nebula-fn-hello:latest is not built (target example_images)";
-  }
-  return {};
-}
-
 TEST(Soak, SixtySecondsOfMixedLoadLoseNothingAndLeakNothing) {
-  if (auto problem = docker_problem(); !problem.empty()) GTEST_SKIP() << problem;
+  if (auto problem = example_image_problem(); !problem.empty()) GTEST_SKIP() << problem;
   auto dir = base::TempDir::create("nebula-soak-test-");
   ASSERT_TRUE(dir) << dir.error().message;
   const fs::path report = dir->path() / "soak.json";
