@@ -19,6 +19,19 @@
 
 namespace {
 
+// A function version: a whole number from 1 (CLI11's own range checks
+// print their bounds as doubles).
+const CLI::Validator kVersionNumber(
+    [](std::string& text) {
+      const bool digits =
+          !text.empty() && text.find_first_not_of("0123456789") == std::string::npos;
+      if (!digits || text.find_first_not_of('0') == std::string::npos) {
+        return std::string("a version is a whole number from 1, got '") + text + "'";
+      }
+      return std::string();
+    },
+    "VERSION");
+
 // --server and --token, shared by the client commands.
 void add_client_flags(CLI::App& cmd, nebula::cli::ClientOptions& client) {
   cmd.add_option("--server", client.server, "Nebula server URL")
@@ -92,6 +105,25 @@ int main(int argc, char** argv) {
   serve_cmd->add_option("--max-records", serve.max_records, "Invocation records kept per function")
       ->envname("NEBULA_MAX_RECORDS")
       ->check(CLI::Range(1, 10'000'000))
+      ->capture_default_str();
+  serve_cmd
+      ->add_option("--max-versions", serve.max_versions,
+                   "Versions kept per function (older ones are pruned, never the serving one or "
+                   "one a queued async call names)")
+      ->envname("NEBULA_MAX_VERSIONS")
+      ->check(CLI::Range(1, 10'000))
+      ->capture_default_str();
+  serve_cmd
+      ->add_option("--secrets-key-file", serve.secrets_key_file,
+                   "Key that encrypts secrets at rest: 32 raw bytes or 64 hex digits, mode 0600 "
+                   "(default with SQLite: DATA-DIR/secrets.key, created on first start; with "
+                   "PostgreSQL give every node the same file)")
+      ->envname("NEBULA_SECRETS_KEY_FILE");
+  serve_cmd
+      ->add_option("--async-workers", serve.async_workers,
+                   "Threads running queued async calls and schedule firings")
+      ->envname("NEBULA_ASYNC_WORKERS")
+      ->check(CLI::Range(1, 256))
       ->capture_default_str();
   serve_cmd->add_option("--log-level", serve.log_level, "trace, debug, info, warn, error")
       ->envname("NEBULA_LOG_LEVEL")
@@ -183,6 +215,23 @@ int main(int argc, char** argv) {
       ->add_option("--allow-outbound", deploy.allowed_outbound_hosts,
                    "Let the wasm guest's outbound HTTP reach SCHEME://HOST[:PORT], repeatable")
       ->allow_extra_args(false);
+  deploy_cmd
+      ->add_option("--secret-env", deploy.secret_env,
+                   "Environment variable KEY=SECRET whose value is the stored secret SECRET "
+                   "(nebula secret put), read at every invocation; repeatable")
+      ->allow_extra_args(false);
+  deploy_cmd->add_option("--max-concurrency", deploy.max_concurrency,
+                         "Invocations running at once on one node (0 = no limit); more wait for "
+                         "a slot up to the timeout, then get 429");
+  deploy_cmd->add_option("--max-retries", deploy.max_retries,
+                         "Async calls: retries of a failed run before it is dead (default 3)");
+  deploy_cmd->add_option("--max-queued", deploy.max_queued,
+                         "Async calls: how many may wait at once (default 1000); more get 429");
+  deploy_cmd
+      ->add_option("--schedule", deploy.schedules,
+                   "Run on a schedule: a five-field cron expression in UTC ('*/5 * * * *', "
+                   "'@daily') or '@every 30s', with an empty body; repeatable")
+      ->allow_extra_args(false);
 
   nebula::cli::NewOptions new_options;
   auto* new_cmd = app.add_subcommand("new", "Write a function project from a template");
@@ -212,6 +261,84 @@ int main(int argc, char** argv) {
       ->check(CLI::IsMember({"wasm", "docker"}));
   invoke_cmd->add_option("-d,--data", invoke.data, "Request body (instead of stdin)");
   invoke_cmd->add_flag("-v,--verbose", invoke.verbose, "Print the timing breakdown on stderr");
+  invoke_cmd
+      ->add_option("--version", invoke.version,
+                   "Run this kept version instead of the serving one (nebula versions NAME)")
+      ->check(kVersionNumber);
+  auto* invoke_async = invoke_cmd->add_flag(
+      "--async", invoke.async,
+      "Queue the call and print its id at once; it runs in the background, retried on failure "
+      "(nebula invocation ID shows its state and result)");
+  invoke_cmd
+      ->add_option("--callback", invoke.callback,
+                   "With --async: POST the call's outcome to this URL when it ends (its host "
+                   "must be in the function's allowed outbound hosts)")
+      ->needs(invoke_async);
+  invoke_cmd->footer(
+      "Exit code: 0 when the function answered 200 (or the call was queued), 1 otherwise.");
+
+  nebula::cli::InvocationOptions invocation;
+  auto* invocation_cmd = app.add_subcommand(
+      "invocation", "Show one invocation: a record, or an async call's state, attempts and result");
+  add_client_flags(*invocation_cmd, client);
+  invocation_cmd
+      ->add_option("id", invocation.id,
+                   "Invocation id (X-Nebula-Invocation-Id, or the id `invoke --async` printed)")
+      ->required();
+  invocation_cmd->add_flag("--raw", invocation.raw,
+                           "Async calls: write only the result's bytes to stdout");
+  invocation_cmd->add_flag("-w,--wait", invocation.wait,
+                           "Async calls: wait until the call is done or dead");
+  invocation_cmd->footer(
+      "Exit code: 0 when found and not failed (an async call may still be queued or running), "
+      "1 when it cannot be shown, 2 when the invocation failed (a record whose outcome is not "
+      "ok, an async call that is dead or answered an error).");
+
+  std::string versions_name;
+  auto* versions_cmd = app.add_subcommand(
+      "versions", "List a function's kept versions, newest first; * marks the serving one");
+  add_client_flags(*versions_cmd, client);
+  versions_cmd->add_option("name", versions_name, "Function name")->required();
+
+  nebula::cli::RollbackOptions rollback;
+  auto* rollback_cmd = app.add_subcommand(
+      "rollback", "Serve an earlier kept version of a function again (needs the token)");
+  add_client_flags(*rollback_cmd, client);
+  rollback_cmd->add_option("name", rollback.name, "Function name")->required();
+  rollback_cmd
+      ->add_option("version", rollback.version,
+                   "The version to serve (default: the kept one just below the serving one)")
+      ->check(kVersionNumber);
+
+  // secret put | ls | rm
+  auto* secret_cmd = app.add_subcommand(
+      "secret",
+      "Store, list and remove secrets (values are write-only, encrypted at rest; needs the token)");
+  secret_cmd->require_subcommand(1);
+  nebula::cli::SecretPutOptions secret_put;
+  auto* secret_put_cmd = secret_cmd->add_subcommand(
+      "put",
+      "Create or replace a secret; the value comes from --from-file or stdin (typed on a "
+      "terminal, it is not echoed), never from an argument");
+  add_client_flags(*secret_put_cmd, client);
+  secret_put_cmd->add_option("name", secret_put.name, "Secret name (as a function name)")
+      ->required();
+  secret_put_cmd
+      ->add_option("--from-file", secret_put.from_file,
+                   "Read the value from this file, byte for byte (at most 64 KiB)")
+      ->check(CLI::ExistingFile);
+  secret_put_cmd->footer(
+      "A piped value is taken byte for byte, a final newline included: printf '%s' \"$V\" | "
+      "nebula secret put NAME. Functions refer to it from their manifest's env, e.g. "
+      "nebula deploy fn --wasm fn.wasm --secret-env API_KEY=NAME.");
+  auto* secret_ls_cmd =
+      secret_cmd->add_subcommand("ls", "List secrets with their times (never their values)");
+  add_client_flags(*secret_ls_cmd, client);
+  std::string secret_rm_name;
+  auto* secret_rm_cmd = secret_cmd->add_subcommand(
+      "rm", "Remove a secret (refused while a deployed function uses it)");
+  add_client_flags(*secret_rm_cmd, client);
+  secret_rm_cmd->add_option("name", secret_rm_name, "Secret name")->required();
 
   auto* ls_cmd = app.add_subcommand("ls", "List deployed functions");
   add_client_flags(*ls_cmd, client);
@@ -226,10 +353,17 @@ int main(int argc, char** argv) {
   rm_cmd->add_option("name", rm_name, "Function name")->required();
 
   nebula::cli::LogsOptions logs;
-  auto* logs_cmd = app.add_subcommand("logs", "Recent invocations of a function, newest first");
+  auto* logs_cmd = app.add_subcommand(
+      "logs", "Recent invocations of a function, newest first; -f follows new ones live");
   add_client_flags(*logs_cmd, client);
   logs_cmd->add_option("name", logs.name, "Function name")->required();
-  logs_cmd->add_option("-n,--limit", logs.limit, "How many")->check(CLI::Range(1, 1000));
+  auto* logs_follow = logs_cmd->add_flag(
+      "-f,--follow", logs.follow,
+      "Print each invocation as it finishes (time, id, version, trigger, runtime, outcome, "
+      "total; then its stderr, indented) until Ctrl-C");
+  logs_cmd->add_option("-n,--limit", logs.limit, "How many")
+      ->check(CLI::Range(1, 1000))
+      ->excludes(logs_follow);
   logs_cmd->add_option("--runtime", logs.runtime, "Only wasm or docker")
       ->check(CLI::IsMember({"wasm", "docker"}));
 
@@ -378,6 +512,12 @@ int main(int argc, char** argv) {
   if (status_cmd->parsed()) return nebula::cli::status(client);
   if (rm_cmd->parsed()) return nebula::cli::remove(client, rm_name);
   if (logs_cmd->parsed()) return nebula::cli::logs(client, logs);
+  if (invocation_cmd->parsed()) return nebula::cli::invocation(client, invocation);
+  if (versions_cmd->parsed()) return nebula::cli::versions(client, versions_name);
+  if (rollback_cmd->parsed()) return nebula::cli::rollback(client, rollback);
+  if (secret_put_cmd->parsed()) return nebula::cli::secret_put(client, secret_put);
+  if (secret_ls_cmd->parsed()) return nebula::cli::secret_list(client);
+  if (secret_rm_cmd->parsed()) return nebula::cli::secret_remove(client, secret_rm_name);
   if (bench_cmd->parsed()) {
     const bool nz = bench_suite == "near-zero";
     for (const CLI::Option* opt : nz ? invocations_only : near_zero_only) {

@@ -21,6 +21,7 @@
 #include "base/console.hpp"
 #include "base/files.hpp"
 #include "http/api.hpp"
+#include "http/callback.hpp"
 #include "http/server.hpp"
 #include "service/platform.hpp"
 
@@ -185,6 +186,10 @@ int serve(const ServeOptions& options, const std::string& self_path) {
   platform_options.max_pending = options.max_queue;
   platform_options.workers = workers;
   platform_options.wasm_unload_after = std::chrono::seconds(options.wasm_idle_s);
+  platform_options.max_versions = options.max_versions;
+  platform_options.secrets_key_file = options.secrets_key_file;
+  platform_options.async_workers = options.async_workers;
+  platform_options.post_callback = http::post_task_callback;
   // A docker invocation holds its thread for hundreds of ms while the
   // engine works; these threads mostly sleep.
   platform_options.docker_workers = std::max(16U, workers);

@@ -27,6 +27,9 @@ struct ServeOptions {
   // Seconds a wasm function may stay idle before its compiled code leaves
   // memory (0: never).
   std::uint32_t wasm_idle_s = 60;
+  std::size_t max_versions = 20;
+  std::string secrets_key_file;  // empty: see service::PlatformOptions
+  unsigned async_workers = 2;
   std::string log_level = "info";
 };
 

@@ -3,6 +3,7 @@
 #include <limits>
 
 #include "core/outbound.hpp"
+#include "core/schedule.hpp"
 
 #include <boost/json.hpp>
 
@@ -18,6 +19,16 @@ constexpr std::uint32_t kMaxWarm = 64;
 constexpr std::size_t kMaxEnvEntries = 256;
 constexpr std::size_t kMaxArgs = 256;
 constexpr std::size_t kMaxOutboundHosts = 64;
+constexpr std::uint32_t kMaxConcurrency = 100'000;
+constexpr std::uint32_t kMaxAsyncRetries = 20;
+constexpr std::uint32_t kMaxAsyncQueued = 100'000;
+constexpr std::size_t kMaxTriggers = 16;
+constexpr std::size_t kMaxTriggerInputBytes = 64 * 1024;
+
+// The name rule of functions, which secrets share; said the same way
+// wherever a name is checked.
+constexpr std::string_view kNameRule =
+    "use 1 to 63 characters of a-z, 0-9 and '-', starting with a letter or digit";
 
 Error field_error(std::string_view field, std::string_view what) {
   return make_error(ErrorKind::kInvalidArgument,
@@ -86,8 +97,9 @@ bool is_valid_image_ref(std::string_view ref) {
 }
 
 Status parse_limits(const json::object& obj, Limits& limits) {
-  if (auto st = check_keys(obj, "limits",
-                           {"timeout_ms", "memory_mb", "max_input_bytes", "max_output_bytes"});
+  if (auto st = check_keys(
+          obj, "limits",
+          {"timeout_ms", "memory_mb", "max_input_bytes", "max_output_bytes", "max_concurrency"});
       !st) {
     return st;
   }
@@ -110,6 +122,11 @@ Status parse_limits(const json::object& obj, Limits& limits) {
     auto n = read_uint(*v, "limits.max_output_bytes", 0, kMaxPayloadBytes);
     if (!n) return std::move(n).error();
     limits.max_output_bytes = *n;
+  }
+  if (auto* v = obj.if_contains("max_concurrency")) {
+    auto n = read_uint(*v, "limits.max_concurrency", 0, kMaxConcurrency);
+    if (!n) return std::move(n).error();
+    limits.max_concurrency = static_cast<std::uint32_t>(*n);
   }
   return {};
 }
@@ -135,6 +152,107 @@ Status parse_pool(const json::object& obj, DockerPool& pool) {
   }
   if (pool.min_warm > pool.max_warm) {
     return field_error("docker_pool.min_warm", "must not exceed docker_pool.max_warm");
+  }
+  return {};
+}
+
+Status parse_async(const json::object& obj, AsyncSettings& async) {
+  if (auto st = check_keys(obj, "async", {"max_retries", "max_queued"}); !st) return st;
+  if (auto* v = obj.if_contains("max_retries")) {
+    auto n = read_uint(*v, "async.max_retries", 0, kMaxAsyncRetries);
+    if (!n) return std::move(n).error();
+    async.max_retries = static_cast<std::uint32_t>(*n);
+  }
+  if (auto* v = obj.if_contains("max_queued")) {
+    auto n = read_uint(*v, "async.max_queued", 1, kMaxAsyncQueued);
+    if (!n) return std::move(n).error();
+    async.max_queued = static_cast<std::uint32_t>(*n);
+  }
+  return {};
+}
+
+const char* to_string(MissedFirings missed) noexcept {
+  return missed == MissedFirings::kCatchUp ? "catch_up" : "skip";
+}
+
+std::optional<MissedFirings> parse_missed(std::string_view text) noexcept {
+  if (text == "skip") return MissedFirings::kSkip;
+  if (text == "catch_up") return MissedFirings::kCatchUp;
+  return std::nullopt;
+}
+
+// {"schedule": "<cron or @every>", "input": "<body>", "missed": "skip"}.
+// The schedule is parsed here so that a deploy with one that cannot work
+// is refused, not discovered when it never fires.
+Result<Trigger> parse_trigger(const json::value& v, const std::string& field) {
+  auto obj = read_object(v, field);
+  if (!obj) return std::move(obj).error();
+  if (auto st = check_keys(**obj, field, {"schedule", "input", "missed"}); !st) {
+    return std::move(st).error();
+  }
+  Trigger t;
+  auto* schedule = (*obj)->if_contains("schedule");
+  if (!schedule || !schedule->is_string()) {
+    return field_error(field + ".schedule",
+                       "must be a cron expression such as \"*/5 * * * *\" or \"@every 30s\"");
+  }
+  if (auto parsed = Schedule::parse(schedule->get_string()); !parsed) {
+    return field_error(field + ".schedule", "is not a valid schedule: " + parsed.error().message);
+  }
+  t.schedule = std::string(schedule->get_string());
+  if (auto* input = (*obj)->if_contains("input")) {
+    if (!input->is_string()) return field_error(field + ".input", "must be a string");
+    if (input->get_string().size() > kMaxTriggerInputBytes) {
+      return field_error(field + ".input",
+                         "is longer than " + std::to_string(kMaxTriggerInputBytes) + " bytes");
+    }
+    t.input = std::string(input->get_string());
+  }
+  if (auto* missed = (*obj)->if_contains("missed")) {
+    auto parsed = missed->is_string() ? parse_missed(missed->get_string()) : std::nullopt;
+    if (!parsed) return field_error(field + ".missed", "must be \"skip\" or \"catch_up\"");
+    t.missed = *parsed;
+  }
+  return t;
+}
+
+// "env": literal strings, or {"secret": "<name>"} for a variable whose value
+// is a stored secret. Both kinds share one namespace and one size limit.
+Status parse_env(const json::object& obj, Manifest& m) {
+  if (obj.size() > kMaxEnvEntries) {
+    return field_error("env", "has more than " + std::to_string(kMaxEnvEntries) + " entries");
+  }
+  for (const auto& [key, val] : obj) {
+    const std::string field = "env." + std::string(key);
+    if (!is_valid_env_name(key)) {
+      return field_error(field, "is not a valid variable name (letters, digits, '_')");
+    }
+    // JSON objects cannot repeat a key once parsed (the last one wins), but
+    // the check keeps the rule where it is stated.
+    for (const auto& [name, _] : m.env) {
+      if (name == key) return field_error(field, "appears more than once");
+    }
+    for (const auto& s : m.secret_env) {
+      if (s.env == key) return field_error(field, "appears more than once");
+    }
+    if (val.is_string()) {
+      m.env.emplace_back(std::string(key), std::string(val.get_string()));
+      continue;
+    }
+    if (!val.is_object()) {
+      return field_error(field, "must be a string or {\"secret\": \"<secret name>\"}");
+    }
+    const auto& ref = val.get_object();
+    if (auto st = check_keys(ref, field, {"secret"}); !st) return st;
+    auto* secret = ref.if_contains("secret");
+    if (!secret || !secret->is_string()) {
+      return field_error(field + ".secret", "must be the name of a secret");
+    }
+    if (!is_valid_function_name(secret->get_string())) {
+      return field_error(field + ".secret",
+                         "is not a valid secret name: " + std::string(kNameRule));
+    }
+    m.secret_env.push_back(SecretEnv{std::string(key), std::string(secret->get_string())});
   }
   return {};
 }
@@ -179,10 +297,9 @@ bool is_valid_function_name(std::string_view name) noexcept {
 
 Status check_function_name(std::string_view name) {
   if (is_valid_function_name(name)) return {};
-  return make_error(ErrorKind::kInvalidArgument,
-                    "invalid function name '" + std::string(name.substr(0, 80)) +
-                        "': use 1 to 63 characters of a-z, 0-9 and '-', starting with a letter "
-                        "or digit");
+  return make_error(
+      ErrorKind::kInvalidArgument,
+      "invalid function name '" + std::string(name.substr(0, 80)) + "': " + std::string(kNameRule));
 }
 
 bool is_valid_digest(std::string_view digest) noexcept {
@@ -208,7 +325,7 @@ Result<Manifest> parse_manifest(std::string_view text) {
   const auto& root = doc.get_object();
   if (auto st = check_keys(root, "",
                            {"wasm", "docker", "default_runtime", "env", "args", "limits",
-                            "docker_pool", "allowed_outbound_hosts"});
+                            "docker_pool", "allowed_outbound_hosts", "async", "triggers"});
       !st) {
     return std::move(st).error();
   }
@@ -258,17 +375,7 @@ Result<Manifest> parse_manifest(std::string_view text) {
   if (auto* v = root.if_contains("env")) {
     auto obj = read_object(*v, "env");
     if (!obj) return std::move(obj).error();
-    if ((*obj)->size() > kMaxEnvEntries) {
-      return field_error("env", "has more than " + std::to_string(kMaxEnvEntries) + " entries");
-    }
-    for (const auto& [key, val] : **obj) {
-      if (!is_valid_env_name(key)) {
-        return field_error("env." + std::string(key),
-                           "is not a valid variable name (letters, digits, '_')");
-      }
-      if (!val.is_string()) return field_error("env." + std::string(key), "must be a string");
-      m.env.emplace_back(std::string(key), std::string(val.get_string()));
-    }
+    if (auto st = parse_env(**obj, m); !st) return std::move(st).error();
   }
   if (auto* v = root.if_contains("args")) {
     if (!v->is_array()) return field_error("args", "must be an array of strings");
@@ -310,6 +417,23 @@ Result<Manifest> parse_manifest(std::string_view text) {
     if (!obj) return std::move(obj).error();
     if (auto st = parse_pool(**obj, m.docker_pool); !st) return std::move(st).error();
   }
+  if (auto* v = root.if_contains("async")) {
+    auto obj = read_object(*v, "async");
+    if (!obj) return std::move(obj).error();
+    if (auto st = parse_async(**obj, m.async); !st) return std::move(st).error();
+  }
+  if (auto* v = root.if_contains("triggers")) {
+    if (!v->is_array()) return field_error("triggers", "must be an array of objects");
+    if (v->get_array().size() > kMaxTriggers) {
+      return field_error("triggers", "has more than " + std::to_string(kMaxTriggers) + " entries");
+    }
+    std::size_t i = 0;
+    for (const auto& item : v->get_array()) {
+      auto t = parse_trigger(item, "triggers[" + std::to_string(i++) + "]");
+      if (!t) return std::move(t).error();
+      m.triggers.push_back(std::move(t).value());
+    }
+  }
   return m;
 }
 
@@ -324,6 +448,7 @@ std::string manifest_to_json(const Manifest& m) {
   root["default_runtime"] = to_string(m.default_runtime);
   json::object env;
   for (const auto& [k, v] : m.env) env[k] = v;
+  for (const auto& s : m.secret_env) env[s.env] = json::object{{"secret", s.secret}};
   root["env"] = std::move(env);
   json::array args;
   for (const auto& a : m.args) args.emplace_back(a);
@@ -331,13 +456,22 @@ std::string manifest_to_json(const Manifest& m) {
   root["limits"] = json::object{{"timeout_ms", m.limits.timeout_ms},
                                 {"memory_mb", m.limits.memory_mb},
                                 {"max_input_bytes", m.limits.max_input_bytes},
-                                {"max_output_bytes", m.limits.max_output_bytes}};
+                                {"max_output_bytes", m.limits.max_output_bytes},
+                                {"max_concurrency", m.limits.max_concurrency}};
   json::array outbound;
   for (const auto& host : m.allowed_outbound_hosts) outbound.emplace_back(host);
   root["allowed_outbound_hosts"] = std::move(outbound);
   root["docker_pool"] = json::object{{"min_warm", m.docker_pool.min_warm},
                                      {"max_warm", m.docker_pool.max_warm},
                                      {"idle_timeout_s", m.docker_pool.idle_timeout_s}};
+  root["async"] =
+      json::object{{"max_retries", m.async.max_retries}, {"max_queued", m.async.max_queued}};
+  json::array triggers;
+  for (const auto& t : m.triggers) {
+    triggers.emplace_back(json::object{
+        {"schedule", t.schedule}, {"input", t.input}, {"missed", to_string(t.missed)}});
+  }
+  root["triggers"] = std::move(triggers);
   return json::serialize(root);
 }
 

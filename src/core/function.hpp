@@ -49,6 +49,43 @@ struct DockerPool {
   bool operator==(const DockerPool&) const = default;
 };
 
+// An environment variable whose value is a stored secret, resolved at each
+// invocation (so a rotated secret takes effect on the next one).
+struct SecretEnv {
+  std::string env;     // the variable's name
+  std::string secret;  // the secret's name (same rule as a function name)
+
+  bool operator==(const SecretEnv&) const = default;
+};
+
+// What a schedule does about firings it missed while no node ran (the
+// server was down): skip them, or fire once for all of them on start.
+enum class MissedFirings { kSkip, kCatchUp };
+
+// A schedule in the manifest: a five-field cron expression (minute hour
+// day-of-month month day-of-week, UTC) or "@every <duration>", and the fixed
+// input each firing sends as the body.
+struct Trigger {
+  std::string schedule;
+  std::string input;
+  MissedFirings missed = MissedFirings::kSkip;
+
+  bool operator==(const Trigger&) const = default;
+};
+
+// Async invocation settings: how many times a failed call is retried (with
+// backoff) before it is marked dead, and how many calls may wait in the
+// queue at once (more get 429).
+struct AsyncSettings {
+  static constexpr std::uint32_t kDefaultMaxRetries = 3;
+  static constexpr std::uint32_t kDefaultMaxQueued = 1000;
+
+  std::uint32_t max_retries = kDefaultMaxRetries;
+  std::uint32_t max_queued = kDefaultMaxQueued;
+
+  bool operator==(const AsyncSettings&) const = default;
+};
+
 // What a user deploys (the manifest, docs/api.md). At least one variant is set.
 struct Manifest {
   std::optional<std::string> wasm_module;   // "sha256:<hex>"
@@ -58,9 +95,13 @@ struct Manifest {
   std::optional<std::string> docker_image;  // e.g. "nebula-fn-hello:latest"
   RuntimeKind default_runtime = RuntimeKind::kWasm;
   EnvList env;
+  // Variables whose values come from secrets ("KEY": {"secret": "name"}).
+  std::vector<SecretEnv> secret_env;
   std::vector<std::string> args;
   Limits limits;
   DockerPool docker_pool;
+  AsyncSettings async;
+  std::vector<Trigger> triggers;
   // Where a wasm guest's outbound HTTP requests may go (patterns such as
   // "https://*.example.com" or "http://127.0.0.1:8081"; see outbound.hpp).
   // Empty: nowhere.
@@ -83,6 +124,9 @@ struct Manifest {
 struct Function {
   std::string name;
   Manifest manifest;
+  // The version serving: every deploy creates the next number (1, 2, …);
+  // a rollback makes an older one serve again. Stamped by the store.
+  std::uint64_t version = 0;
   std::int64_t created_at_us = 0;  // unix µs
   std::int64_t updated_at_us = 0;
 };

@@ -14,6 +14,34 @@ const char* to_string(Outcome outcome) noexcept {
   return "rejected";
 }
 
+std::string redacted(std::string text, const std::vector<std::string>& secrets) {
+  static constexpr std::string_view kMark = "[redacted]";
+  for (const std::string& secret : secrets) {
+    if (secret.empty()) continue;
+    for (std::size_t at = text.find(secret); at != std::string::npos;
+         at = text.find(secret, at + kMark.size())) {
+      text.replace(at, secret.size(), kMark);
+    }
+  }
+  return text;
+}
+
+const char* to_string(TriggerKind kind) noexcept {
+  switch (kind) {
+    case TriggerKind::kHttp: return "http";
+    case TriggerKind::kAsync: return "async";
+    case TriggerKind::kCron: return "cron";
+  }
+  return "http";
+}
+
+std::optional<TriggerKind> parse_trigger_kind(std::string_view text) noexcept {
+  if (text == "http") return TriggerKind::kHttp;
+  if (text == "async") return TriggerKind::kAsync;
+  if (text == "cron") return TriggerKind::kCron;
+  return std::nullopt;
+}
+
 std::optional<Outcome> parse_outcome(std::string_view text) noexcept {
   for (auto o : {Outcome::kOk, Outcome::kExit, Outcome::kTrap, Outcome::kTimeout, Outcome::kMemory,
                  Outcome::kRejected}) {

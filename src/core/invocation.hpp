@@ -16,6 +16,13 @@ enum class Outcome { kOk, kExit, kTrap, kTimeout, kMemory, kRejected };
 [[nodiscard]] const char* to_string(Outcome outcome) noexcept;
 [[nodiscard]] std::optional<Outcome> parse_outcome(std::string_view text) noexcept;
 
+// What started an invocation: an HTTP call answered at once, a call queued
+// with ?async=true, or a schedule in the manifest.
+enum class TriggerKind { kHttp, kAsync, kCron };
+
+[[nodiscard]] const char* to_string(TriggerKind kind) noexcept;
+[[nodiscard]] std::optional<TriggerKind> parse_trigger_kind(std::string_view text) noexcept;
+
 using HeaderList = std::vector<std::pair<std::string, std::string>>;
 
 // Where an HTTP function's response goes while the function produces it.
@@ -54,7 +61,15 @@ struct InvocationRequest {
   std::optional<HttpExchange> http;
   // Where the guest's outbound HTTP requests may go (wasm only).
   std::vector<std::string> allowed_outbound_hosts;
+  TriggerKind trigger = TriggerKind::kHttp;
+  // Secret values in env: replaced by "[redacted]" wherever the platform
+  // keeps or shows what the function said (stderr, messages), never shown.
+  std::vector<std::string> redact;
 };
+
+// `text` with every occurrence of each of `secrets` replaced by
+// "[redacted]". Empty secrets are ignored.
+[[nodiscard]] std::string redacted(std::string text, const std::vector<std::string>& secrets);
 
 // Phase durations in microseconds on the monotonic clock, defined the same
 // way for every runtime (docs/architecture.md has the table):
@@ -115,7 +130,9 @@ struct InvocationRecord {
   std::int64_t started_at_us = 0;  // unix µs, for ordering only
   std::string message;
   std::string stderr_tail;
-  std::string node;  // the node that ran it (its --node-id)
+  std::string node;           // the node that ran it (its --node-id)
+  std::uint64_t version = 0;  // the function's version that ran
+  TriggerKind trigger = TriggerKind::kHttp;
 };
 
 // The last `max_bytes` of a log, cut at a UTF-8 boundary.

@@ -63,6 +63,12 @@ Result<Invocation> Invoker::run(Ticket ticket, const Target& target,
 
   Invocation inv{std::move(*result), {}};
   auto& res = inv.result;
+  if (!request.redact.empty()) {
+    // Before anything keeps or shows them: the record, the problem a
+    // failure answers, the live log.
+    res.stderr_data = redacted(std::move(res.stderr_data), request.redact);
+    res.message = redacted(std::move(res.message), request.redact);
+  }
   res.timings.queue_us += micros(dequeued - ticket.admitted_at());
   res.timings.total_us = micros(Clock::now() - received);
 
@@ -82,6 +88,8 @@ Result<Invocation> Invoker::run(Ticket ticket, const Target& target,
   rec.started_at_us = started_unix;
   rec.message = res.message;
   rec.stderr_tail = tail_of(res.stderr_data, kStderrTailBytes);
+  rec.version = target.function.version;
+  rec.trigger = request.trigger;
   if (sink_) sink_(inv);
   return inv;
 }

@@ -15,6 +15,10 @@ struct Limits {
   std::uint32_t memory_mb = kDefaultMemoryMb;
   std::uint64_t max_input_bytes = kDefaultPayloadBytes;
   std::uint64_t max_output_bytes = kDefaultPayloadBytes;
+  // In-flight invocations of the function on one node, across runtimes;
+  // 0: no limit beyond the server's own admission. Calls beyond it wait for
+  // a slot up to timeout_ms, then get 429 with Retry-After.
+  std::uint32_t max_concurrency = 0;
 
   bool operator==(const Limits&) const = default;
 };

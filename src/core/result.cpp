@@ -12,6 +12,7 @@ const char* to_string(ErrorKind kind) noexcept {
     case ErrorKind::kTimeout: return "timeout";
     case ErrorKind::kUnavailable: return "unavailable";
     case ErrorKind::kNoSpace: return "no space";
+    case ErrorKind::kConflict: return "conflict";
     case ErrorKind::kInternal: return "internal";
   }
   return "internal";

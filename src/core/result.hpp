@@ -18,6 +18,7 @@ enum class ErrorKind {
   kTimeout,          // a deadline passed (504)
   kUnavailable,      // a dependency (Docker, the store) does not answer (503)
   kNoSpace,          // the data directory's disk is full (507); retry once space returns
+  kConflict,         // the request contradicts what is stored (409), e.g. a secret in use
   kInternal,         // everything else (500)
 };
 

@@ -5,13 +5,17 @@
 #include <cstdio>
 #include <memory>
 
+#include <boost/asio/as_tuple.hpp>
 #include <boost/asio/post.hpp>
+#include <boost/asio/steady_timer.hpp>
 #include <boost/asio/this_coro.hpp>
+#include <boost/asio/use_awaitable.hpp>
 #include <boost/beast/core/string.hpp>
 #include <boost/json.hpp>
 #include <spdlog/spdlog.h>
 
 #include "http/dashboard/assets.hpp"
+#include "http/event_stream.hpp"
 #include "http/offload.hpp"
 #include "http/problem.hpp"
 #include "http/streaming.hpp"
@@ -163,6 +167,18 @@ const std::vector<Api::Route>& Api::routes() {
           {V::delete_, &Api::delete_function, true}},
          {}},
         {{"/v1/functions/{name}/invoke/*"}, BodyLimit::kInvocation, invoke_methods(), {}},
+        {{"/v1/functions/{name}/versions"}, BodyLimit::kSmall, {{V::get, &Api::versions}}, {}},
+        {{"/v1/functions/{name}/rollback"},
+         BodyLimit::kSmall,
+         {{V::post, &Api::rollback, true}},
+         {}},
+        {{"/v1/functions/{name}/logs"}, BodyLimit::kSmall, {{V::get, &Api::logs}}, {}},
+        {{"/v1/secrets"}, BodyLimit::kSmall, {{V::get, &Api::list_secrets, true}}, {}},
+        // Write-only: no GET, so no route can ever return a value.
+        {{"/v1/secrets/{name}"},
+         BodyLimit::kSmall,
+         {{V::put, &Api::put_secret, true}, {V::delete_, &Api::delete_secret, true}},
+         {}},
         // The short route of every function, for HTTP functions serving a
         // site or an API of their own.
         {{"/fn/{name}/*"}, BodyLimit::kInvocation, invoke_methods(), {}},
@@ -380,8 +396,55 @@ asio::awaitable<Reply> Api::invoke(Request& request, const RouteMatch& match) {
   service::InvokeInput input;
   input.received = Clock::now();
   input.function = match.params[0];
-  if (auto params = parse_query(match.query); params.contains("runtime")) {
-    input.runtime = params["runtime"];
+  // Nebula's own parameters live on its API route only; below /fn/ the
+  // query string is the function's.
+  const bool api_route = routes()[match.route].pattern.text.starts_with("/v1/");
+  bool async = false;
+  std::string callback_url;
+  if (auto params = parse_query(match.query); api_route) {
+    if (params.contains("runtime")) input.runtime = params["runtime"];
+    if (auto it = params.find("version"); it != params.end()) {
+      std::uint64_t n = 0;
+      const std::string& text = it->second;
+      auto [ptr, ec] = std::from_chars(text.data(), text.data() + text.size(), n);
+      if (ec != std::errc() || ptr != text.data() + text.size() || n == 0) {
+        co_return problem(make_error(ErrorKind::kInvalidArgument,
+                                     "version must be a version number (1, 2, …; see GET "
+                                     "/v1/functions/" +
+                                         input.function + "/versions)"));
+      }
+      input.version = n;
+    }
+    if (auto it = params.find("async"); it != params.end()) {
+      if (it->second != "true" && it->second != "false") {
+        co_return problem(
+            make_error(ErrorKind::kInvalidArgument, "async must be 'true' or 'false'"));
+      }
+      async = it->second == "true";
+    }
+    if (auto it = params.find("callback"); it != params.end()) callback_url = it->second;
+  }
+  if (auto prefer = request.find("Prefer"); prefer != request.end()) {
+    // RFC 7240: a list of preferences; respond-async is a bare token.
+    std::string_view value = prefer->value();
+    for (std::size_t at = 0; at <= value.size();) {
+      std::size_t end = value.find(',', at);
+      if (end == std::string_view::npos) end = value.size();
+      std::string_view token = value.substr(at, end - at);
+      while (!token.empty() && (token.front() == ' ' || token.front() == '\t'))
+        token.remove_prefix(1);
+      while (!token.empty() && (token.back() == ' ' || token.back() == '\t'))
+        token.remove_suffix(1);
+      if (beast::iequals(token, "respond-async")) async = true;
+      at = end + 1;
+    }
+  }
+  if (auto cb = request.find("X-Nebula-Callback"); cb != request.end()) {
+    callback_url = std::string(cb->value());
+  }
+  if (!callback_url.empty() && !async) {
+    co_return problem(
+        make_error(ErrorKind::kInvalidArgument, "a callback needs an async call (?async=true)"));
   }
   input.request.method = std::string(request.method_string());
   input.request.path_info = match.rest;
@@ -400,6 +463,24 @@ asio::awaitable<Reply> Api::invoke(Request& request, const RouteMatch& match) {
     input.authority = std::string(host->value());
   }
   input.body = std::move(request.body());
+  if (async) co_return co_await invoke_async(input, callback_url);
+  if (input.version) {
+    // An old version is prepared on first use (blocking: store, compile).
+    auto work = [this, name = input.function, version = *input.version] {
+      return service_.load_version(name, version);
+    };
+    auto loaded = co_await offload(service_.workers(), std::move(work));
+    if (!loaded) co_return problem(loaded.error());
+  }
+  auto slot = co_await wait_for_slot(input.function);
+  if (!slot) {
+    const Error refusal = service_.concurrency_refusal(input.function);
+    auto res = problem(bhttp::status::too_many_requests, "Too many requests", refusal.message,
+                       json::object{{"type", "urn:nebula:problem:concurrency-limit"}});
+    res.set(bhttp::field::retry_after, "1");
+    co_return res;
+  }
+  input.slot = std::move(*slot);
   // Where an HTTP function's response will stream; unused by commands.
   auto channel = std::make_shared<StreamedResponse>(co_await asio::this_coro::executor);
   input.sink = channel.get();
@@ -407,12 +488,58 @@ asio::awaitable<Reply> Api::invoke(Request& request, const RouteMatch& match) {
   auto admitted = service_.admit(std::move(input));
   if (!admitted) co_return problem(admitted.error());
   auto pending = std::make_shared<service::PendingInvocation>(std::move(*admitted));
-  if (pending->http()) co_return co_await invoke_http(pending, channel);
+  const std::string version = std::to_string(pending->version());
+  if (pending->http()) {
+    Reply reply = co_await invoke_http(pending, channel);
+    reply.response.set("X-Nebula-Version", version);
+    co_return reply;
+  }
 
   auto work = [this, pending] { return service_.run(std::move(*pending)); };
   auto invocation = co_await offload(service_.pool_for(*pending), std::move(work));
   if (!invocation) co_return problem(invocation.error());
-  co_return invocation_response(*invocation);
+  Response res = invocation_response(*invocation);
+  res.set("X-Nebula-Version", version);
+  co_return res;
+}
+
+asio::awaitable<std::optional<service::Slot>> Api::wait_for_slot(const std::string& function) {
+  auto slot = service_.try_enter(function);
+  if (slot) co_return std::move(slot);
+  // Over the limit: wait for a release, up to the function's timeout. The
+  // gate rings by posting a cancel of this timer to its executor.
+  const auto deadline = Clock::now() + service_.timeout_of(function);
+  auto timer = std::make_shared<asio::steady_timer>(co_await asio::this_coro::executor);
+  while (!slot && Clock::now() < deadline) {
+    timer->expires_at(deadline);
+    auto waiter = service_.on_slot_free(
+        function, [timer] { asio::post(timer->get_executor(), [timer] { timer->cancel(); }); });
+    // A release between the first try and registering would go unheard.
+    slot = service_.try_enter(function);
+    if (!slot) co_await timer->async_wait(asio::as_tuple(asio::use_awaitable));
+    service_.forget_waiter(function, waiter);
+    if (!slot) slot = service_.try_enter(function);
+  }
+  co_return std::move(slot);
+}
+
+asio::awaitable<Reply> Api::invoke_async(service::InvokeInput& input, std::string& callback_url) {
+  input.trigger = TriggerKind::kAsync;
+  auto work = [this, in = std::move(input), url = std::move(callback_url)]() mutable {
+    return service_.enqueue(std::move(in), std::move(url));
+  };
+  auto task = co_await offload(service_.workers(), std::move(work));
+  if (!task) co_return problem(task.error());
+  const std::string location = "/v1/invocations/" + task->id;
+  auto res =
+      json_response(bhttp::status::accepted, json::object{{"id", task->id},
+                                                          {"function", task->function},
+                                                          {"version", task->version},
+                                                          {"state", store::to_string(task->state)},
+                                                          {"location", location}});
+  res.set(bhttp::field::location, location);
+  res.set("Preference-Applied", "respond-async");
+  co_return res;
 }
 
 asio::awaitable<Reply> Api::invoke_http(std::shared_ptr<service::PendingInvocation> pending,
@@ -478,10 +605,194 @@ asio::awaitable<Reply> Api::list_invocations(Request& /*request*/, const RouteMa
 }
 
 asio::awaitable<Reply> Api::get_invocation(Request& /*request*/, const RouteMatch& match) {
-  auto work = [this, id = match.params[0]] { return service_.invocation(id); };
-  auto record = co_await offload(service_.workers(), std::move(work));
-  if (!record) co_return problem(record.error());
-  co_return json_response(bhttp::status::ok, record_json(*record, true));
+  // An async call's id names its task (which names the record of its last
+  // run); any other id names a record.
+  auto work = [this, id = match.params[0]]() -> Result<json::object> {
+    auto task = service_.task(id);
+    if (task) {
+      std::optional<InvocationRecord> record;
+      if (!task->invocation_id.empty()) {
+        if (auto r = service_.invocation(task->invocation_id)) record = std::move(*r);
+      }
+      return task_json(*task, record ? &*record : nullptr);
+    }
+    if (task.error().kind != ErrorKind::kNotFound) return std::move(task).error();
+    auto record = service_.invocation(id);
+    if (!record) return std::move(record).error();
+    return record_json(*record, true);
+  };
+  auto found = co_await offload(service_.workers(), std::move(work));
+  if (!found) co_return problem(found.error());
+  co_return json_response(bhttp::status::ok, *found);
+}
+
+// --- versions -----------------------------------------------------------------
+
+asio::awaitable<Reply> Api::versions(Request& /*request*/, const RouteMatch& match) {
+  auto work = [this, name = match.params[0]] { return service_.versions(name); };
+  auto list = co_await offload(service_.workers(), std::move(work));
+  if (!list) co_return problem(list.error());
+  co_return json_response(bhttp::status::ok, versions_json(*list));
+}
+
+asio::awaitable<Reply> Api::rollback(Request& request, const RouteMatch& match) {
+  std::optional<std::uint64_t> version;
+  const std::string& body = request.body();
+  if (body.find_first_not_of(" \t\r\n") != std::string::npos) {
+    boost::system::error_code ec;
+    auto doc = json::parse(body, ec);
+    const json::value* v = nullptr;
+    if (!ec && doc.is_object()) v = doc.as_object().if_contains("version");
+    // JSON does not tell 2 from 2.0: a whole number is a version number.
+    auto whole = [](const json::value& n) {
+      if (n.is_int64()) return n.as_int64() > 0;
+      if (n.is_uint64()) return n.as_uint64() > 0;
+      if (!n.is_double()) return false;
+      const double d = n.as_double();
+      return d >= 1 && d < 9.0e15 && d == static_cast<double>(static_cast<std::uint64_t>(d));
+    };
+    if (ec || !doc.is_object() || doc.as_object().size() != (v != nullptr ? 1U : 0U) ||
+        (v != nullptr && !whole(*v))) {
+      co_return problem(make_error(ErrorKind::kInvalidArgument,
+                                   "the body must be empty (the previous version) or "
+                                   "{\"version\": N} with N a version number"));
+    }
+    if (v != nullptr) {
+      version = v->is_int64()    ? static_cast<std::uint64_t>(v->as_int64())
+                : v->is_uint64() ? v->as_uint64()
+                                 : static_cast<std::uint64_t>(v->as_double());
+    }
+  }
+  auto work = [this, name = match.params[0], version] { return service_.rollback(name, version); };
+  auto view = co_await offload(service_.workers(), std::move(work));
+  if (!view) co_return problem(view.error());
+  co_return json_response(bhttp::status::ok, function_json(*view));
+}
+
+// --- live logs ------------------------------------------------------------------
+
+asio::awaitable<Reply> Api::logs(Request& /*request*/, const RouteMatch& match) {
+  const std::string name = match.params[0];
+  if (auto st = check_function_name(name); !st) co_return problem(st.error());
+  auto params = parse_query(match.query);
+  bool follow = false;
+  if (auto it = params.find("follow"); it != params.end()) {
+    if (it->second != "true" && it->second != "false") {
+      co_return problem(
+          make_error(ErrorKind::kInvalidArgument, "follow must be 'true' or 'false'"));
+    }
+    follow = it->second == "true";
+  }
+  std::size_t limit = 20;
+  if (auto it = params.find("limit"); it != params.end()) {
+    const std::string& text = it->second;
+    auto [ptr, ec] = std::from_chars(text.data(), text.data() + text.size(), limit);
+    if (ec != std::errc() || ptr != text.data() + text.size() || limit < 1 ||
+        limit > store::InvocationQuery::kMaxLimit) {
+      co_return problem(make_error(ErrorKind::kInvalidArgument,
+                                   "limit must be a whole number from 1 to " +
+                                       std::to_string(store::InvocationQuery::kMaxLimit)));
+    }
+  }
+  if (!follow) {
+    store::InvocationQuery q;
+    q.function = name;
+    q.limit = limit;
+    auto work = [this, q] { return service_.invocations(q); };
+    auto records = co_await offload(service_.workers(), std::move(work));
+    if (!records) co_return problem(records.error());
+    json::array items;
+    for (const auto& r : *records) items.push_back(log_json(r));
+    co_return json_response(bhttp::status::ok, json::object{{"logs", std::move(items)}});
+  }
+  auto exists = [this, name] { return service_.get(name); };
+  auto found = co_await offload(service_.workers(), std::move(exists));
+  if (!found) co_return problem(found.error());
+
+  auto stream = std::make_shared<EventStream>(co_await asio::this_coro::executor);
+  EventStream::Poll poll;
+  if (service_.shared_store()) {
+    // Other nodes' invocations reach this node only through the store.
+    struct Cursor {
+      std::int64_t since_us = store::now_unix_us();
+    };
+    auto cursor = std::make_shared<Cursor>();
+    poll = [this, name, cursor]() -> std::vector<InvocationRecord> {
+      store::InvocationQuery q;
+      q.function = name;
+      q.limit = 100;
+      auto records = service_.invocations(q);
+      if (!records) return {};
+      std::vector<InvocationRecord> out;
+      for (auto it = records->rbegin(); it != records->rend(); ++it) {
+        if (it->node == service_.node() || it->started_at_us < cursor->since_us) continue;
+        out.push_back(*it);
+      }
+      return out;
+    };
+  }
+  stream->follow(service_.logs(), name, std::move(poll), &service_.workers(),
+                 std::chrono::milliseconds(1000));
+  Response head{bhttp::status::ok, 11};
+  head.set(bhttp::field::content_type, "text/event-stream");
+  head.set(bhttp::field::cache_control, "no-cache");
+  // Tells nginx not to buffer the stream.
+  head.set("X-Accel-Buffering", "no");
+  co_return Reply(std::move(head), stream);
+}
+
+// --- secrets ----------------------------------------------------------------------
+
+asio::awaitable<Reply> Api::list_secrets(Request& /*request*/, const RouteMatch& /*match*/) {
+  auto work = [this] { return service_.secrets(); };
+  auto all = co_await offload(service_.workers(), std::move(work));
+  if (!all) co_return problem(all.error());
+  json::array items;
+  for (const auto& s : *all) items.push_back(secret_json(s));
+  co_return json_response(bhttp::status::ok, json::object{{"secrets", std::move(items)}});
+}
+
+asio::awaitable<Reply> Api::put_secret(Request& request, const RouteMatch& match) {
+  auto value = std::make_shared<std::string>(std::move(request.body()));
+  auto work = [this, value,
+               name = match.params[0]]() -> Result<std::pair<store::SecretInfo, bool>> {
+    bool created = false;
+    auto info = service_.put_secret(name, *value, &created);
+    // The value's bytes leave memory as soon as they are sealed.
+    std::fill(value->begin(), value->end(), '\0');
+    if (!info) return std::move(info).error();
+    return std::pair{std::move(*info), created};
+  };
+  auto put = co_await offload(service_.workers(), std::move(work));
+  if (!put) co_return problem(put.error());
+  auto res = json_response(put->second ? bhttp::status::created : bhttp::status::ok,
+                           secret_json(put->first));
+  res.set(bhttp::field::location, "/v1/secrets/" + put->first.name);
+  co_return res;
+}
+
+asio::awaitable<Reply> Api::delete_secret(Request& /*request*/, const RouteMatch& match) {
+  auto work = [this, name = match.params[0]]() -> Result<std::vector<std::string>> {
+    auto removed = service_.delete_secret(name);
+    if (removed || removed.error().kind != ErrorKind::kConflict) {
+      if (!removed) return std::move(removed).error();
+      return std::vector<std::string>{};
+    }
+    // In use: say by which functions, for a client to act on.
+    auto users = service_.secret_users(name);
+    if (!users || users->empty()) return std::move(removed).error();
+    users->insert(users->begin(), removed.error().message);
+    return users;
+  };
+  auto removed = co_await offload(service_.workers(), std::move(work));
+  if (!removed) co_return problem(removed.error());
+  if (!removed->empty()) {
+    json::array functions;
+    for (std::size_t i = 1; i < removed->size(); ++i) functions.emplace_back((*removed)[i]);
+    co_return problem(bhttp::status::conflict, "Conflict", removed->front(),
+                      json::object{{"functions", std::move(functions)}});
+  }
+  co_return Response{bhttp::status::no_content, 11};
 }
 
 // --- operations ------------------------------------------------------------

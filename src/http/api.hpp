@@ -49,6 +49,12 @@ class Api final : public Handler {
   boost::asio::awaitable<Reply> put_function(Request& request, const RouteMatch& match);
   boost::asio::awaitable<Reply> delete_function(Request& request, const RouteMatch& match);
   boost::asio::awaitable<Reply> invoke(Request& request, const RouteMatch& match);
+  boost::asio::awaitable<Reply> versions(Request& request, const RouteMatch& match);
+  boost::asio::awaitable<Reply> rollback(Request& request, const RouteMatch& match);
+  boost::asio::awaitable<Reply> logs(Request& request, const RouteMatch& match);
+  boost::asio::awaitable<Reply> list_secrets(Request& request, const RouteMatch& match);
+  boost::asio::awaitable<Reply> put_secret(Request& request, const RouteMatch& match);
+  boost::asio::awaitable<Reply> delete_secret(Request& request, const RouteMatch& match);
   boost::asio::awaitable<Reply> list_invocations(Request& request, const RouteMatch& match);
   boost::asio::awaitable<Reply> get_invocation(Request& request, const RouteMatch& match);
   boost::asio::awaitable<Reply> info(Request& request, const RouteMatch& match);
@@ -64,6 +70,12 @@ class Api final : public Handler {
   // address is locked out after too many wrong tokens).
   [[nodiscard]] std::optional<Response> refuse_management(const Request& request,
                                                           const asio::ip::address& client);
+  // Queues an invocation (?async=true, Prefer: respond-async): 202.
+  boost::asio::awaitable<Reply> invoke_async(service::InvokeInput& input,
+                                             std::string& callback_url);
+  // Waits (without blocking the thread) for a slot of `function`'s
+  // concurrency limit, up to its timeout: the slot, or nullopt (refused).
+  boost::asio::awaitable<std::optional<service::Slot>> wait_for_slot(const std::string& function);
   // An HTTP function's invocation: the response streams from the guest.
   boost::asio::awaitable<Reply> invoke_http(std::shared_ptr<service::PendingInvocation> pending,
                                             std::shared_ptr<StreamedResponse> channel);

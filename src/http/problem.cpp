@@ -60,6 +60,7 @@ Response problem(const Error& error) {
       res.set(http::field::retry_after, "30");
       return res;
     }
+    case ErrorKind::kConflict: return problem(http::status::conflict, "Conflict", error.message);
     case ErrorKind::kInternal: break;
   }
   return problem(http::status::internal_server_error, "Internal error", error.message);

@@ -67,6 +67,9 @@ struct Server::Connection : std::enable_shared_from_this<Connection> {
   bool deadline_passed = false;           // strand only
   // True while waiting for the first byte of the next request; strand only.
   bool idle = false;
+  // A body that only ends when told (a live log), while it streams; the
+  // server ends it when it stops. Strand only.
+  std::shared_ptr<BodyStream> endless;
   std::uint64_t id = 0;
   std::uint64_t idle_ticket = 0;  // guarded by Server::mutex_; 0: not in idle_
   tcp::endpoint remote;
@@ -155,6 +158,7 @@ void Server::stop() {
       asio::post(conn->stream.get_executor(), [conn] {
         boost::system::error_code ignored;
         if (conn->idle) (void)conn->stream.socket().cancel(ignored);
+        if (conn->endless) conn->endless->cancel();
       });
     }
   }
@@ -543,7 +547,13 @@ asio::awaitable<void> Server::serve(std::shared_ptr<Connection> conn) {
       http::response_serializer<http::string_body> serializer(response);
       std::tie(ec, std::ignore) = co_await http::async_write_header(
           conn->stream, serializer, asio::as_tuple(asio::use_awaitable));
+      if (reply.stream->endless()) {
+        conn->endless = reply.stream;
+        // Stopping began while the head was written: end the stream at once.
+        if (stopping_) reply.stream->cancel();
+      }
       const bool completed = !ec && !head_method && co_await stream_body(*conn, *reply.stream);
+      conn->endless.reset();
       if (!completed) {
         // A HEAD answered, a client gone, or a body that failed midway:
         // stop the function's output; unless HEAD, the connection is cut.

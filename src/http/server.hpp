@@ -58,8 +58,12 @@ class BodyStream {
   // The next piece. kAbort: the body cannot be completed (the function
   // failed after its response had started): the connection is cut.
   virtual asio::awaitable<Piece> next() = 0;
-  // The client is gone: stop producing.
+  // The client is gone (or the server stops, for an endless body): stop
+  // producing; next() then ends the body.
   virtual void cancel() = 0;
+  // A body that never ends by itself (an event stream): the server ends it
+  // when it stops rather than waiting for it.
+  [[nodiscard]] virtual bool endless() const noexcept { return false; }
 };
 
 // What a handler answers: a whole response, or a head whose body streams.

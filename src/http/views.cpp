@@ -2,6 +2,7 @@
 
 #include <cstdio>
 
+#include <boost/beast/core/detail/base64.hpp>
 #include <boost/json/parse.hpp>
 
 namespace nebula::http {
@@ -43,6 +44,7 @@ json::object function_json(const service::FunctionView& view) {
   if (f.manifest.wasm_module && !d.wasm) unready["wasm"] = valid_utf8(d.wasm_unready);
   if (f.manifest.docker_image && !d.docker) unready["docker"] = valid_utf8(d.docker_unready);
   o["unready"] = std::move(unready);
+  o["version"] = f.version;
   o["created_at_us"] = f.created_at_us;
   o["updated_at_us"] = f.updated_at_us;
   if (!view.stats) return o;
@@ -78,10 +80,80 @@ json::object record_json(const InvocationRecord& r, bool with_stderr) {
   o["output_bytes"] = r.output_bytes;
   o["started_at_us"] = r.started_at_us;
   o["node"] = r.node;
+  o["version"] = r.version;
+  o["trigger"] = to_string(r.trigger);
   // A function's own words may be any bytes; a JSON document is text.
   o["message"] = valid_utf8(r.message);
   if (with_stderr) o["stderr_tail"] = valid_utf8(r.stderr_tail);
   return o;
+}
+
+json::object versions_json(const service::VersionList& list) {
+  json::array versions;
+  for (const auto& v : list.versions) {
+    versions.push_back(json::object{{"version", v.version},
+                                    {"created_at_us", v.created_at_us},
+                                    {"serving", v.version == list.serving},
+                                    {"manifest", json::parse(manifest_to_json(v.manifest))}});
+  }
+  return json::object{
+      {"function", list.function}, {"serving", list.serving}, {"versions", std::move(versions)}};
+}
+
+json::object task_json(const store::AsyncTask& t, const InvocationRecord* record) {
+  json::object o;
+  o["id"] = t.id;
+  o["async"] = true;
+  o["function"] = t.function;
+  o["version"] = t.version;
+  o["runtime"] = t.runtime ? json::value(to_string(*t.runtime)) : json::value(nullptr);
+  o["trigger"] = to_string(t.trigger);
+  o["state"] = store::to_string(t.state);
+  o["attempts"] = t.attempts;
+  o["max_retries"] = t.max_retries;
+  o["created_at_us"] = t.created_at_us;
+  o["next_run_at_us"] = t.next_run_at_us;
+  o["finished_at_us"] = t.finished_at_us;
+  o["node"] = t.node;
+  o["invocation_id"] = t.invocation_id;
+  o["status"] = t.status;
+  // The answer as it was when it is text; a function may answer any bytes.
+  if (valid_utf8(t.result) == t.result) {
+    o["result"] = t.result;
+    o["result_encoding"] = "utf-8";
+  } else {
+    std::string encoded(boost::beast::detail::base64::encoded_size(t.result.size()), '\0');
+    encoded.resize(
+        boost::beast::detail::base64::encode(encoded.data(), t.result.data(), t.result.size()));
+    o["result"] = std::move(encoded);
+    o["result_encoding"] = "base64";
+  }
+  o["result_type"] = t.result_type;
+  o["callback_url"] = t.callback_url;
+  if (record != nullptr) o["record"] = record_json(*record, true);
+  return o;
+}
+
+json::object secret_json(const store::SecretInfo& secret) {
+  return json::object{{"name", secret.name},
+                      {"created_at_us", secret.created_at_us},
+                      {"updated_at_us", secret.updated_at_us}};
+}
+
+json::object log_json(const InvocationRecord& r) {
+  return json::object{{"id", r.id},
+                      {"function", r.function},
+                      {"version", r.version},
+                      {"trigger", to_string(r.trigger)},
+                      {"runtime", to_string(r.runtime)},
+                      {"outcome", to_string(r.outcome)},
+                      {"exit_code", r.exit_code},
+                      {"cold", r.cold},
+                      {"started_at_us", r.started_at_us},
+                      {"total_us", r.timings.total_us},
+                      {"message", valid_utf8(r.message)},
+                      {"stderr", valid_utf8(r.stderr_tail)},
+                      {"node", r.node}};
 }
 
 std::string server_timing(const Timings& t) {

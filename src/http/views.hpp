@@ -21,6 +21,20 @@ namespace nebula::http {
 // and total in milliseconds with microsecond precision.
 [[nodiscard]] std::string server_timing(const Timings& timings);
 
+// A function's kept versions, newest first.
+[[nodiscard]] boost::json::object versions_json(const service::VersionList& list);
+
+// An async call or schedule firing: its state and, once it ran, its
+// answer; `record` adds the last run's record when it is still kept.
+[[nodiscard]] boost::json::object task_json(const store::AsyncTask& task,
+                                            const InvocationRecord* record);
+
+// A secret's name and times (never its value).
+[[nodiscard]] boost::json::object secret_json(const store::SecretInfo& secret);
+
+// One line of a function's live log: a finished invocation with its stderr.
+[[nodiscard]] boost::json::object log_json(const InvocationRecord& record);
+
 [[nodiscard]] boost::json::object info_json(const service::ServerInfo& info);
 [[nodiscard]] boost::json::object status_json(const service::ServerStatus& status);
 

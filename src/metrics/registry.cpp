@@ -136,6 +136,27 @@ void Registry::set_warm_containers(std::string_view function, std::int64_t count
   series_locked(function).warm_containers = count;
 }
 
+void Registry::set_in_flight(std::string_view function, std::int64_t count) {
+  std::lock_guard lock(mutex_);
+  series_locked(function).in_flight = count;
+}
+
+void Registry::count_concurrency_limited(std::string_view function) {
+  std::lock_guard lock(mutex_);
+  ++series_locked(function).concurrency_limited;
+}
+
+void Registry::count_task_finished(std::string_view function, bool done) {
+  std::lock_guard lock(mutex_);
+  auto& f = series_locked(function);
+  ++(done ? f.tasks_done : f.tasks_dead);
+}
+
+void Registry::count_firing(std::string_view function) {
+  std::lock_guard lock(mutex_);
+  ++series_locked(function).firings;
+}
+
 void Registry::remove_function(std::string_view function) {
   std::lock_guard lock(mutex_);
   if (auto it = functions_.find(function); it != functions_.end()) functions_.erase(it);
@@ -266,6 +287,53 @@ std::string Registry::render() const {
     out += escape_label_value(name);
     out += "\"} ";
     out += std::to_string(*fn.warm_containers);
+    out += '\n';
+  }
+
+  append_family(out, "nebula_function_in_flight", "gauge",
+                "Invocations in flight on this node, for functions with limits.max_concurrency.");
+  for (const auto& [name, fn] : snapshot) {
+    if (!fn.in_flight) continue;
+    out += "nebula_function_in_flight{function=\"";
+    out += escape_label_value(name);
+    out += "\"} ";
+    out += std::to_string(*fn.in_flight);
+    out += '\n';
+  }
+  append_family(out, "nebula_concurrency_limited_total", "counter",
+                "Calls refused (429) after waiting their timeout for a concurrency slot.");
+  for (const auto& [name, fn] : snapshot) {
+    if (fn.concurrency_limited == 0) continue;
+    out += "nebula_concurrency_limited_total{function=\"";
+    out += escape_label_value(name);
+    out += "\"} ";
+    out += std::to_string(fn.concurrency_limited);
+    out += '\n';
+  }
+  append_family(out, "nebula_async_finished_total", "counter",
+                "Async calls and schedule firings that ended, by state: done, or dead after "
+                "their retries.");
+  for (const auto& [name, fn] : snapshot) {
+    if (fn.tasks_done == 0 && fn.tasks_dead == 0) continue;
+    for (const auto& [state, count] :
+         {std::pair{"done", fn.tasks_done}, std::pair{"dead", fn.tasks_dead}}) {
+      out += "nebula_async_finished_total{function=\"";
+      out += escape_label_value(name);
+      out += "\",state=\"";
+      out += state;
+      out += "\"} ";
+      out += std::to_string(count);
+      out += '\n';
+    }
+  }
+  append_family(out, "nebula_schedule_firings_total", "counter",
+                "Schedule firings this node claimed and queued.");
+  for (const auto& [name, fn] : snapshot) {
+    if (fn.firings == 0) continue;
+    out += "nebula_schedule_firings_total{function=\"";
+    out += escape_label_value(name);
+    out += "\"} ";
+    out += std::to_string(fn.firings);
     out += '\n';
   }
 

@@ -69,6 +69,13 @@ class Registry {
   void set_queue_depth(std::int64_t depth) noexcept;
   void set_functions(std::int64_t count) noexcept;
   void set_warm_containers(std::string_view function, std::int64_t count);
+  // Invocations in flight on this node (for functions with a concurrency
+  // limit), and calls refused after waiting for a slot.
+  void set_in_flight(std::string_view function, std::int64_t count);
+  void count_concurrency_limited(std::string_view function);
+  // An async call or firing ended: done (true) or dead (false).
+  void count_task_finished(std::string_view function, bool done);
+  void count_firing(std::string_view function);
 
   // Drops every series of a deleted function. An invocation of it that was
   // still running and is recorded afterwards brings its series back.
@@ -102,6 +109,11 @@ class Registry {
   struct FunctionSeries {
     std::array<RuntimeSeries, 2> runtimes;  // indexed by RuntimeKind
     std::optional<std::int64_t> warm_containers;
+    std::optional<std::int64_t> in_flight;
+    std::uint64_t concurrency_limited = 0;
+    std::uint64_t tasks_done = 0;
+    std::uint64_t tasks_dead = 0;
+    std::uint64_t firings = 0;
     std::uint64_t outbound_allowed = 0;
     std::uint64_t outbound_denied = 0;
   };

@@ -43,7 +43,10 @@
 #include "docker/runtime.hpp"
 #include "metrics/process.hpp"
 #include "metrics/registry.hpp"
+#include "service/concurrency.hpp"
+#include "service/log_hub.hpp"
 #include "service/recorder.hpp"
+#include "service/secret_box.hpp"
 #include "store/blob_store.hpp"
 #include "store/store.hpp"
 #include "wasm/module_cache.hpp"
@@ -73,6 +76,13 @@ struct FunctionView {
   std::size_t warm_containers = 0;
 };
 
+// A kept version of a function, for GET /v1/functions/{name}/versions.
+struct VersionList {
+  std::string function;
+  std::uint64_t serving = 0;
+  std::vector<store::FunctionVersion> versions;  // newest first
+};
+
 struct DeployResult {
   FunctionView function;
   bool created = false;  // false: an existing function was replaced
@@ -95,6 +105,13 @@ struct InvokeInput {
   // Where an HTTP function streams its response; borrowed until run()
   // returns. Command programs answer through the Invocation instead.
   ResponseSink* sink = nullptr;
+  // ?version=N: a kept version other than the serving one, which must have
+  // been loaded with load_version() first.
+  std::optional<std::uint64_t> version;
+  TriggerKind trigger = TriggerKind::kHttp;
+  // The function's concurrency slot, taken with try_enter(); admit() takes
+  // one itself (or refuses) when this is unset.
+  std::optional<Slot> slot;
 };
 
 // An admitted invocation, waiting for a worker. Holds its function's
@@ -112,22 +129,26 @@ class PendingInvocation {
   // An HTTP function's invocation: its response goes to the sink.
   [[nodiscard]] bool http() const noexcept { return request_.http.has_value(); }
   [[nodiscard]] const std::string& id() const noexcept { return request_.id; }
+  [[nodiscard]] std::uint64_t version() const noexcept { return deployment_->function.version; }
 
  private:
   friend class FunctionService;
   PendingInvocation(std::shared_ptr<const Deployment> deployment, RuntimeKind kind,
-                    Invoker::Ticket ticket, InvocationRequest request, Clock::time_point received)
+                    Invoker::Ticket ticket, InvocationRequest request, Clock::time_point received,
+                    Slot slot)
       : deployment_(std::move(deployment)),
         kind_(kind),
         ticket_(std::move(ticket)),
         request_(std::move(request)),
-        received_(received) {}
+        received_(received),
+        slot_(std::move(slot)) {}
 
   std::shared_ptr<const Deployment> deployment_;
   RuntimeKind kind_;
   Invoker::Ticket ticket_;
   InvocationRequest request_;
   Clock::time_point received_;
+  Slot slot_;  // released when the invocation is done with
 };
 
 struct Readiness {
@@ -177,7 +198,20 @@ struct ServiceOptions {
   // For GET /v1/status only: the data directory and the engine's slots.
   std::filesystem::path data_dir;
   std::size_t instance_slots = 0;
+  // Threads that run queued async calls and schedule firings.
+  unsigned async_workers = 2;
+  // With a shared store, how often this node looks for tasks other nodes
+  // queued (a local enqueue wakes it at once).
+  std::chrono::milliseconds task_poll{1000};
+  // Old versions prepared for ?version=N, kept ready at once (least
+  // recently used ones are let go).
+  std::size_t pinned_versions = 8;
 };
+
+// POSTs a finished async call (as GET /v1/invocations/{id} shows it) to its
+// callback URL; supplied by the HTTP layer, which owns the client and the
+// JSON form. Blocking, on a task thread.
+using CallbackPoster = std::function<Status(const store::AsyncTask& task)>;
 
 // True for a header an HTTP function receives: not hop-by-hop (RFC 9110
 // 7.6.1), which belongs to each connection, not to the request.
@@ -190,7 +224,14 @@ struct ServiceParts {
   wasm::Runtime& wasm;
   docker::Runtime* docker = nullptr;  // null: started without Docker
   metrics::Registry& metrics;
+  // Seals and opens secrets; null: secrets are not configured (their routes
+  // answer 503 and a manifest naming one is refused).
+  const SecretBox* secrets = nullptr;
+  CallbackPoster post_callback;  // unset: callbacks are refused
 };
+
+class TaskRunner;
+class Scheduler;
 
 class FunctionService {
  public:
@@ -216,6 +257,10 @@ class FunctionService {
   // this node writes.
   void follow();
 
+  // Starts the threads that run queued async calls and schedule firings
+  // (first taking back the tasks this node held when it last stopped).
+  // Call once, after restore().
+  void start_background();
   // --- modules ------------------------------------------------------------
 
   // Validates (compiles and links) a module and stores it by digest.
@@ -232,6 +277,75 @@ class FunctionService {
   [[nodiscard]] Result<std::vector<FunctionView>> list();
   // kNotFound when no such function exists. Stops its warm containers.
   [[nodiscard]] Status remove(std::string_view name);
+
+  // --- versions -------------------------------------------------------------
+
+  [[nodiscard]] Result<VersionList> versions(std::string_view name);
+  // Makes a kept version serve: `version`, or the newest kept one below
+  // the serving one (kConflict when there is none).
+  [[nodiscard]] Result<FunctionView> rollback(std::string_view name,
+                                              std::optional<std::uint64_t> version);
+  // Prepares a kept version for ?version=N (blocking: reads the store and
+  // may compile); nothing to do for the serving one.
+  [[nodiscard]] Status load_version(std::string_view name, std::uint64_t version);
+
+  // --- secrets --------------------------------------------------------------
+
+  // Creates or replaces a secret: true when created.
+  [[nodiscard]] Result<store::SecretInfo> put_secret(std::string_view name, std::string_view value,
+                                                     bool* created);
+  [[nodiscard]] Result<std::vector<store::SecretInfo>> secrets();
+  // kConflict (naming them) while deployed functions use it.
+  [[nodiscard]] Status delete_secret(std::string_view name);
+  // The functions whose serving version reads the secret.
+  [[nodiscard]] Result<std::vector<std::string>> secret_users(std::string_view name);
+
+  // --- async calls and schedules ---------------------------------------------
+
+  // Checks the call as admit() would, then queues it durably (blocking).
+  // `callback_url` (optional) must be a host the function may reach.
+  [[nodiscard]] Result<store::AsyncTask> enqueue(InvokeInput input, std::string callback_url);
+  // kNotFound when no task has that id.
+  [[nodiscard]] Result<store::AsyncTask> task(std::string_view id);
+  // Runs a claimed task once (blocking, on a task thread) and fills in its
+  // outcome: done, queued again for a retry, or dead.
+  void run_task(store::AsyncTask& task);
+  // Queues a schedule's firing as a task (blocking); true when queued.
+  [[nodiscard]] Status fire(const std::string& function, const Trigger& trigger,
+                            std::uint64_t version);
+  // Every deployed function's triggers with its serving version, for the
+  // scheduler.
+  struct Schedules {
+    std::string function;
+    std::uint64_t version = 0;
+    std::vector<Trigger> triggers;
+  };
+  [[nodiscard]] std::vector<Schedules> schedules() const;
+  [[nodiscard]] store::Store& store() noexcept { return parts_.store; }
+  [[nodiscard]] const CallbackPoster& callback_poster() const noexcept {
+    return parts_.post_callback;
+  }
+
+  // --- concurrency and live logs --------------------------------------------
+
+  // A slot of `name`'s concurrency limit: an empty one when it has none or
+  // is unknown (admit() answers that), nullopt when the limit is reached.
+  [[nodiscard]] std::optional<Slot> try_enter(std::string_view name);
+  // Calls `wake` once when a slot of `name` frees; see ConcurrencyGate.
+  [[nodiscard]] ConcurrencyGate::WaiterId on_slot_free(std::string_view name,
+                                                       ConcurrencyGate::Wake wake);
+  void forget_waiter(std::string_view name, ConcurrencyGate::WaiterId id);
+  // The 429 for a call that waited its function's whole timeout for a slot
+  // (and counts it).
+  [[nodiscard]] Error concurrency_refusal(std::string_view name);
+  // The timeout of `name` (the longest a call waits for a slot).
+  [[nodiscard]] std::chrono::milliseconds timeout_of(std::string_view name) const;
+  // The longest timeout of any deployed function.
+  [[nodiscard]] std::chrono::milliseconds longest_timeout() const;
+  // Counts a task that ended (done or dead).
+  void task_finished(const store::AsyncTask& task);
+  [[nodiscard]] LogHub& logs() noexcept { return logs_; }
+  [[nodiscard]] bool shared_store() const noexcept { return parts_.store.shared(); }
 
   // --- invocations --------------------------------------------------------
 
@@ -291,6 +405,16 @@ class FunctionService {
   void retire(const Deployment& deployment);
   [[nodiscard]] std::size_t warm_containers(const Deployment& deployment) const;
   [[nodiscard]] Result<FunctionView> view(DeploymentPtr deployment);
+  // The deployment of ?version=N: the serving one, or a pinned old one.
+  [[nodiscard]] DeploymentPtr find_version(std::string_view name, std::uint64_t version) const;
+  // kInvalidArgument when the manifest names a secret that does not exist.
+  [[nodiscard]] Status check_secrets(const Manifest& manifest);
+  // Adds the function's secrets to the request's env (and redact list).
+  [[nodiscard]] Status resolve_secrets(const Manifest& manifest, InvocationRequest& request);
+  // Takes the table entry for `stored` after a store change; callers hold
+  // deploy_mutex_.
+  void publish(std::shared_ptr<Deployment> next);
+  void wake_scheduler();
 
   ServiceParts parts_;
   ServiceOptions options_;
@@ -299,10 +423,20 @@ class FunctionService {
   boost::asio::thread_pool workers_;
   boost::asio::thread_pool docker_workers_;
 
+  LogHub logs_;
+  ConcurrencyGates gates_;
+  // Old versions prepared for ?version=N, most recently used last.
+  mutable std::mutex pinned_mutex_;
+  mutable std::vector<DeploymentPtr> pinned_;  // guarded by pinned_mutex_
+
   std::mutex deploy_mutex_;  // serialises deploy and remove
   const Clock::time_point started_ = Clock::now();
   mutable std::shared_mutex table_mutex_;
   std::map<std::string, DeploymentPtr, std::less<>> table_;  // guarded by table_mutex_
+
+  // Declared last: stopped (in the destructor) before anything they use.
+  std::unique_ptr<TaskRunner> tasks_;
+  std::unique_ptr<Scheduler> scheduler_;
 };
 
 }  // namespace nebula::service

@@ -29,12 +29,15 @@ Result<std::unique_ptr<Platform>> Platform::open(PlatformOptions options) {
 
   if (options.store.empty() || options.store == "sqlite") {
     auto opened = store::SqliteStore::open(
-        options.data_dir, store::RegistryOptions{.max_records_per_function = options.max_records});
+        options.data_dir,
+        store::RegistryOptions{.max_records_per_function = options.max_records,
+                               .max_versions_per_function = options.max_versions});
     if (!opened) return std::move(opened).error();
     p->store_ = std::move(*opened);
   } else if (store::is_postgres_dsn(options.store)) {
     auto opened = store::PostgresStore::open(
-        options.store, store::PostgresOptions{.max_records_per_function = options.max_records});
+        options.store, store::PostgresOptions{.max_records_per_function = options.max_records,
+                                              .max_versions_per_function = options.max_versions});
     if (!opened) return std::move(opened).error();
     p->store_ = std::move(*opened);
   } else {
@@ -68,7 +71,8 @@ Result<std::unique_ptr<Platform>> Platform::open(PlatformOptions options) {
       [modules = p->modules_.get(), store = p->store_.get()](const std::string& d, bool component) {
         return modules->load(d, component, [store, &d] { return store->get_blob(d); });
       },
-      options.wasm_unload_after, [] {
+      options.wasm_unload_after,
+      [] {
         const base::ReleasedMemory released = base::release_idle_memory();
         spdlog::debug("idle: no wasm program in memory; advised {} of code out",
                       base::format_bytes(static_cast<double>(released.code_bytes)));
@@ -85,20 +89,41 @@ Result<std::unique_ptr<Platform>> Platform::open(PlatformOptions options) {
     }
   }
 
-  p->service_ =
-      std::make_unique<FunctionService>(ServiceParts{.store = *p->store_,
-                                                     .modules = *p->modules_,
-                                                     .wasm = *p->wasm_,
-                                                     .docker = p->docker_.get(),
-                                                     .metrics = p->metrics_},
-                                        ServiceOptions{.max_pending = options.max_pending,
-                                                       .workers = options.workers,
-                                                       .docker_workers = options.docker_workers,
-                                                       .node = options.node,
+  // Secrets: the key given, or one of this data directory's own when the
+  // store is too (a shared store needs the same key on every node).
+  std::filesystem::path key_file = options.secrets_key_file;
+  const bool own_key = key_file.empty() && !p->store_->shared();
+  if (own_key) key_file = options.data_dir / "secrets.key";
+  if (!key_file.empty()) {
+    auto box = SecretBox::from_key_file(key_file, own_key);
+    if (!box) {
+      return make_error(box.error().kind, "secrets key: " + box.error().message);
+    }
+    p->secrets_.emplace(std::move(*box));
+  } else {
+    spdlog::warn(
+        "secrets are off: a shared store needs --secrets-key-file (the same key on "
+        "every node)");
+  }
+
+  p->service_ = std::make_unique<FunctionService>(
+      ServiceParts{.store = *p->store_,
+                   .modules = *p->modules_,
+                   .wasm = *p->wasm_,
+                   .docker = p->docker_.get(),
+                   .metrics = p->metrics_,
+                   .secrets = p->secrets_ ? &*p->secrets_ : nullptr,
+                   .post_callback = std::move(options.post_callback)},
+      ServiceOptions{.max_pending = options.max_pending,
+                     .workers = options.workers,
+                     .docker_workers = options.docker_workers,
+                     .node = options.node,
                      .data_dir = options.data_dir,
-                     .instance_slots = engine_options.max_instances});
+                     .instance_slots = engine_options.max_instances,
+                     .async_workers = options.async_workers});
   p->service_->restore();
   p->service_->follow();
+  p->service_->start_background();
   return p;
 }
 

@@ -35,6 +35,14 @@ struct PlatformOptions {
   std::string node;  // empty: the host name
   // A wasm variant idle this long lets its compiled code go (0: never).
   std::chrono::milliseconds wasm_unload_after{0};
+  std::size_t max_versions = 20;  // versions kept per function
+  // The key that seals secrets (32 raw bytes or 64 hex digits, mode 0600).
+  // Empty: with the SQLite store, <data_dir>/secrets.key, created on first
+  // start; with PostgreSQL, none (every node must be given the same key,
+  // so none is made up): secrets are then refused with a clear error.
+  std::filesystem::path secrets_key_file;
+  unsigned async_workers = 2;    // threads running queued async calls
+  CallbackPoster post_callback;  // unset: callbacks are refused
 };
 
 // Everything behind the API, assembled and owned in dependency order: the
@@ -73,6 +81,7 @@ class Platform {
   std::unique_ptr<wasm::Runtime> wasm_;
   std::unique_ptr<docker::Runtime> docker_;
   metrics::Registry metrics_;
+  std::optional<SecretBox> secrets_;
   std::unique_ptr<FunctionService> service_;
 };
 

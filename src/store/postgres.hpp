@@ -3,6 +3,7 @@
 #include <chrono>
 #include <condition_variable>
 #include <cstddef>
+#include <cstdint>
 #include <memory>
 #include <mutex>
 #include <optional>
@@ -23,6 +24,9 @@ struct PostgresOptions {
   // Invocation records kept per function (about: see add_invocations);
   // older ones are pruned. At least 1.
   std::size_t max_records_per_function = 1000;
+  // Versions kept per function (put_function prunes the oldest beyond it,
+  // never the serving one or one a pending task names). At least 1.
+  std::size_t max_versions_per_function = 20;
   // Connections for queries (the listener has its own).
   std::size_t connections = 4;
   // How long a connection attempt may take.
@@ -41,7 +45,8 @@ struct PostgresOptions {
 // libpq key=value strings ("host=… dbname=…").
 [[nodiscard]] bool is_postgres_dsn(std::string_view dsn) noexcept;
 
-// The shared store: functions, module blobs and invocation records in one
+// The shared store: functions and their versions, module blobs, invocation
+// records, secrets (sealed), async tasks and schedule firings in one
 // PostgreSQL database that any number of Nebula nodes use at once.
 //
 // Schema: created and migrated by open(), one transaction per step under an
@@ -49,10 +54,20 @@ struct PostgresOptions {
 // in schema_version; a database with a newer schema than this build knows
 // is refused with a message saying so.
 //
-// Changes: put_function and delete_function NOTIFY the channel
-// "nebula_functions" with the function's name in the same transaction, so
-// the notification is sent exactly when the change commits. watch() runs a
-// listener thread on its own connection.
+// Changes: put_function, activate_version and delete_function NOTIFY the
+// channel "nebula_functions" with the function's name in the same
+// transaction, so the notification is sent exactly when the change commits.
+// watch() runs a listener thread on its own connection.
+//
+// Versions: a deploy and a rollback of one function take an exclusive
+// transaction-scoped advisory lock on its name, so that two nodes deploying
+// at once get distinct numbers and a prune never races a rollback;
+// enqueue_task takes the same lock shared, so that a prune sees every task
+// that names a version before it deletes that version.
+//
+// Async tasks: claim_task takes the oldest due row with FOR UPDATE SKIP
+// LOCKED, so concurrent claimers on any number of nodes never get the same
+// task and never wait for each other.
 //
 // Failures: a lost connection is dropped and a new one made on the next
 // call, after a backoff; meanwhile calls fail with kUnavailable, which is
@@ -71,10 +86,38 @@ class PostgresStore final : public Store {
   PostgresStore& operator=(const PostgresStore&) = delete;
   ~PostgresStore() override;
 
-  [[nodiscard]] Result<bool> put_function(const Function& function) override;
+  [[nodiscard]] Result<PutResult> put_function(const Function& function) override;
   [[nodiscard]] Result<Function> get_function(std::string_view name) override;
   [[nodiscard]] Result<std::vector<Function>> list_functions() override;
   [[nodiscard]] Result<bool> delete_function(std::string_view name) override;
+  [[nodiscard]] Result<std::vector<FunctionVersion>> list_versions(std::string_view name) override;
+  [[nodiscard]] Result<FunctionVersion> get_version(std::string_view name,
+                                                    std::uint64_t version) override;
+  [[nodiscard]] Result<Function> activate_version(std::string_view name,
+                                                  std::uint64_t version) override;
+  [[nodiscard]] Result<bool> put_secret(std::string_view name, std::string_view sealed) override;
+  [[nodiscard]] Result<std::string> get_secret(std::string_view name) override;
+  [[nodiscard]] Result<std::vector<SecretInfo>> list_secrets() override;
+  [[nodiscard]] Result<bool> delete_secret(std::string_view name) override;
+  // A task naming version 0 runs the version serving when it is queued
+  // (stored pinned). The count against `max_queued` is taken inside the
+  // statement that inserts, but concurrent enqueues (on this node's other
+  // connections or on other nodes) do not see each other's uncommitted
+  // rows, so a burst may overshoot by up to one task per concurrent
+  // enqueuer; exactness would serialise every enqueue of a function across
+  // all nodes, which costs more than a queue a few calls longer.
+  [[nodiscard]] Status enqueue_task(const AsyncTask& task, std::size_t max_queued) override;
+  [[nodiscard]] Result<std::optional<AsyncTask>> claim_task(std::string_view node,
+                                                            std::int64_t now_us,
+                                                            std::int64_t lease_us) override;
+  [[nodiscard]] Status finish_task(const AsyncTask& task) override;
+  [[nodiscard]] Result<AsyncTask> get_task(std::string_view id) override;
+  [[nodiscard]] Result<std::optional<std::int64_t>> next_task_due() override;
+  [[nodiscard]] Status release_tasks(std::string_view node) override;
+  [[nodiscard]] Result<bool> claim_firing(std::string_view function, std::string_view key,
+                                          std::int64_t due_us) override;
+  [[nodiscard]] Result<std::optional<std::int64_t>> last_firing(std::string_view function,
+                                                                std::string_view key) override;
   [[nodiscard]] Result<std::string> put_blob(std::string_view bytes) override;
   [[nodiscard]] Result<std::string> get_blob(std::string_view digest) override;
   [[nodiscard]] Result<bool> has_blob(std::string_view digest) override;
@@ -120,9 +163,11 @@ class PostgresStore final : public Store {
   std::chrono::steady_clock::time_point retry_at_{};  // no attempt before
   std::chrono::milliseconds backoff_{0};
 
-  // Records this node added per function since it last pruned them.
+  // Records this node added, and tasks it finished, per function since it
+  // last pruned them.
   std::mutex prune_mutex_;
   std::unordered_map<std::string, std::size_t> unpruned_;
+  std::unordered_map<std::string, std::size_t> unpruned_tasks_;
 
   // The listener: its thread sleeps in poll() on its connection's socket
   // and on wake_fd_[0]; the destructor writes to wake_fd_[1].

@@ -27,13 +27,17 @@ struct RegistryOptions {
   // Invocation records kept per function; older ones are pruned as new ones
   // arrive. At least 1.
   std::size_t max_records_per_function = 1000;
+  // Versions kept per function (put_function prunes the oldest beyond it,
+  // never the serving one or one a pending task names). At least 1.
+  std::size_t max_versions_per_function = 20;
   // How long a statement waits for a lock held by another connection (the
   // sqlite3 shell, a backup) before failing with kUnavailable.
   std::chrono::milliseconds busy_timeout{5000};
 };
 
-// The SQLite registry of deployed functions and their invocation records
-//, in <data>/nebula.db.
+// The SQLite registry in <data>/nebula.db: deployed functions and their
+// versions, invocation records, sealed secrets, async tasks and schedule
+// firings.
 //
 // Durability: WAL journal with synchronous=NORMAL. A commit is appended to
 // the WAL by write() before it returns, so it survives the process crashing
@@ -45,7 +49,10 @@ struct RegistryOptions {
 // Thread-safety: every public method may be called from any thread. One
 // connection, guarded by a mutex, serves all of them; calls block on disk
 // I/O and belong on worker threads, never on the I/O threads. One server
-// owns a data directory at a time.
+// owns a data directory at a time. Claims of tasks and schedule firings are
+// atomic even across connections to the same file (each runs in a BEGIN
+// IMMEDIATE transaction), so a second connection can never make two
+// callers run the same task.
 class Registry {
  public:
   // Opens or creates <data_dir>/nebula.db (creating data_dir if needed) and
@@ -57,10 +64,12 @@ class Registry {
   Registry& operator=(const Registry&) = delete;
   ~Registry();
 
-  // Creates or replaces a function: true when it was created. The store
-  // stamps the times: created_at_us is kept on replace, updated_at_us is
-  // now; the times in `function` are ignored.
-  [[nodiscard]] Result<bool> put_function(const Function& function);
+  // Creates a function or deploys its next version (see Store::put_function),
+  // in one transaction: the version row, the function's serving manifest and
+  // the pruning of old versions commit together. The store stamps the times:
+  // created_at_us is kept on replace, updated_at_us is now and grows with
+  // every change; the times and version in `function` are ignored.
+  [[nodiscard]] Result<PutResult> put_function(const Function& function);
 
   // kNotFound when no function has that name.
   [[nodiscard]] Result<Function> get_function(std::string_view name);
@@ -68,8 +77,47 @@ class Registry {
   // All functions, by name.
   [[nodiscard]] Result<std::vector<Function>> list_functions();
 
-  // Removes a function and its invocation records: true when it existed.
+  // Removes a function with its versions, invocation records, tasks and
+  // schedule firings: true when it existed.
   [[nodiscard]] Result<bool> delete_function(std::string_view name);
+
+  // --- versions (see Store) ---
+
+  [[nodiscard]] Result<std::vector<FunctionVersion>> list_versions(std::string_view name);
+  [[nodiscard]] Result<FunctionVersion> get_version(std::string_view name, std::uint64_t version);
+  // Also prunes versions beyond max_versions_per_function (a maximum lowered
+  // since the last deploy), keeping the one it makes serving.
+  [[nodiscard]] Result<Function> activate_version(std::string_view name, std::uint64_t version);
+
+  // --- secrets: sealed bytes, stored as given ---
+
+  [[nodiscard]] Result<bool> put_secret(std::string_view name, std::string_view sealed);
+  [[nodiscard]] Result<std::string> get_secret(std::string_view name);
+  [[nodiscard]] Result<std::vector<SecretInfo>> list_secrets();
+  [[nodiscard]] Result<bool> delete_secret(std::string_view name);
+
+  // --- async tasks (see Store) ---
+
+  // A task with version 0 is pinned to the function's serving version.
+  [[nodiscard]] Status enqueue_task(const AsyncTask& task, std::size_t max_queued);
+  [[nodiscard]] Result<std::optional<AsyncTask>> claim_task(std::string_view node,
+                                                            std::int64_t now_us,
+                                                            std::int64_t lease_us);
+  // Writes the task's state, next_run_at_us, lease_until_us, finished_at_us
+  // (stamped now when a final state comes without one) and result fields;
+  // a final state prunes the function's oldest finished tasks beyond
+  // max_records_per_function.
+  [[nodiscard]] Status finish_task(const AsyncTask& task);
+  [[nodiscard]] Result<AsyncTask> get_task(std::string_view id);
+  [[nodiscard]] Result<std::optional<std::int64_t>> next_task_due();
+  [[nodiscard]] Status release_tasks(std::string_view node);
+
+  // --- schedules (see Store) ---
+
+  [[nodiscard]] Result<bool> claim_firing(std::string_view function, std::string_view key,
+                                          std::int64_t due_us);
+  [[nodiscard]] Result<std::optional<std::int64_t>> last_firing(std::string_view function,
+                                                                std::string_view key);
 
   // Appends a record (its id must be unique, e.g. new_invocation_id()) and
   // prunes the function's oldest records so that never more than
@@ -118,6 +166,30 @@ class Registry {
   [[nodiscard]] Result<std::int64_t> kept_records(const std::string& function);
   void write_batch(const std::vector<PendingInsert*>& batch);
   [[nodiscard]] Result<Statement*> list_statement(const InvocationQuery& query);
+
+  // What a deploy or a rollback needs to know of a function's row.
+  struct FunctionState {
+    std::uint64_t version = 0;  // serving
+    std::int64_t created_at_us = 0;
+    std::int64_t updated_at_us = 0;
+    std::uint64_t max_version = 0;  // the newest kept version
+  };
+  // nullopt when the function is not deployed.
+  [[nodiscard]] Result<std::optional<FunctionState>> function_state(std::string_view name);
+  // The kept version numbers, ascending.
+  [[nodiscard]] Result<std::vector<std::uint64_t>> kept_versions(std::string_view name);
+  // kNotFound for a version that is not kept, naming the kept ones.
+  [[nodiscard]] Error version_not_found(std::string_view name, std::uint64_t version);
+  // nullopt when that version is not kept.
+  [[nodiscard]] Result<std::optional<FunctionVersion>> find_version(std::string_view name,
+                                                                    std::uint64_t version);
+  // Deletes versions beyond the newest max_versions_per_function, except
+  // `serving` and those a queued or running task names.
+  [[nodiscard]] Status prune_versions(std::string_view name, std::uint64_t serving);
+  // Deletes the oldest finished tasks of a function beyond
+  // max_records_per_function.
+  [[nodiscard]] Status prune_finished_tasks(std::string_view function);
+  [[nodiscard]] Result<std::optional<AsyncTask>> find_task(std::string_view id);
 
   // Lock order: queue_mutex_ is never held while taking mutex_.
   std::mutex queue_mutex_;

@@ -144,6 +144,17 @@ Status Statement::bind(int index, std::string_view value) {
   return {};
 }
 
+Status Statement::bind_blob(int index, std::string_view value) {
+  assert(stmt_);
+  // An empty view may have a null data(), which SQLite would bind as NULL;
+  // an empty value is a zero-length blob.
+  const int rc = value.empty() ? sqlite3_bind_zeroblob(stmt_.get(), index, 0)
+                               : sqlite3_bind_blob64(stmt_.get(), index, value.data(),
+                                                     value.size(), transient());
+  if (rc != SQLITE_OK) return error(rc, "cannot bind parameter " + std::to_string(index));
+  return {};
+}
+
 Status Statement::bind_null(int index) {
   assert(stmt_);
   const int rc = sqlite3_bind_null(stmt_.get(), index);
@@ -194,6 +205,15 @@ std::string Statement::column_text(int column) const {
   const int size = sqlite3_column_bytes(stmt_.get(), column);
   if (text == nullptr) return {};
   return std::string(reinterpret_cast<const char*>(text), static_cast<std::size_t>(size));
+}
+
+std::string Statement::column_blob(int column) const {
+  assert(stmt_);
+  const void* bytes = sqlite3_column_blob(stmt_.get(), column);
+  // Call _bytes after _blob, as for text.
+  const int size = sqlite3_column_bytes(stmt_.get(), column);
+  if (bytes == nullptr) return {};
+  return std::string(static_cast<const char*>(bytes), static_cast<std::size_t>(size));
 }
 
 Result<Transaction> Transaction::begin(Statements statements) {

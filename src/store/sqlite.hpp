@@ -93,6 +93,9 @@ class Statement {
   [[nodiscard]] Status bind(int index, std::int64_t value);
   // The text is copied by SQLite, so `value` need not outlive the call.
   [[nodiscard]] Status bind(int index, std::string_view value);
+  // Bytes that need not be text (a request body, a sealed secret), stored as
+  // a BLOB so that SQLite never checks or converts them; copied like text.
+  [[nodiscard]] Status bind_blob(int index, std::string_view value);
   [[nodiscard]] Status bind_null(int index);
 
   // Advances to the next row: true when a row is ready, false when done.
@@ -108,6 +111,8 @@ class Statement {
   [[nodiscard]] std::int64_t column_int64(int column) const noexcept;
   // A copy of a TEXT (or BLOB) column; empty for NULL.
   [[nodiscard]] std::string column_text(int column) const;
+  // A copy of a BLOB column's bytes, never converted; empty for NULL.
+  [[nodiscard]] std::string column_blob(int column) const;
 
   [[nodiscard]] sqlite3_stmt* handle() const noexcept { return stmt_.get(); }
 

@@ -10,6 +10,24 @@ std::int64_t now_unix_us() {
   return std::chrono::duration_cast<std::chrono::microseconds>(now).count();
 }
 
+const char* to_string(TaskState state) noexcept {
+  switch (state) {
+    case TaskState::kQueued: return "queued";
+    case TaskState::kRunning: return "running";
+    case TaskState::kDone: return "done";
+    case TaskState::kDead: return "dead";
+  }
+  return "queued";
+}
+
+std::optional<TaskState> parse_task_state(std::string_view text) noexcept {
+  if (text == "queued") return TaskState::kQueued;
+  if (text == "running") return TaskState::kRunning;
+  if (text == "done") return TaskState::kDone;
+  if (text == "dead") return TaskState::kDead;
+  return std::nullopt;
+}
+
 Error function_not_found(std::string_view name) {
   return make_error(ErrorKind::kNotFound,
                     "function '" + std::string(name) + "' is not deployed (see GET /v1/functions)");

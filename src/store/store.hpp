@@ -65,6 +65,72 @@ struct FunctionStats {
   }
 };
 
+// One immutable version of a function: what a deploy stored.
+struct FunctionVersion {
+  std::uint64_t version = 0;
+  Manifest manifest;
+  std::int64_t created_at_us = 0;  // when that deploy happened
+};
+
+// What put_function did.
+struct PutResult {
+  bool created = false;       // false: an existing function got a new version
+  std::uint64_t version = 0;  // the new version's number
+};
+
+// A secret's name and when it was last written; never its value.
+struct SecretInfo {
+  std::string name;
+  std::int64_t created_at_us = 0;
+  std::int64_t updated_at_us = 0;
+};
+
+// Where an async invocation is in its life.
+//   queued   waiting for its run time (next_run_at_us) and a worker
+//   running  a node holds it until lease_until_us; past that, any node may
+//            take it again (the node that held it crashed)
+//   done     it ran; the result fields hold the answer
+//   dead     it failed max_retries + 1 times; the result fields hold the last
+enum class TaskState { kQueued, kRunning, kDone, kDead };
+
+[[nodiscard]] const char* to_string(TaskState state) noexcept;
+[[nodiscard]] std::optional<TaskState> parse_task_state(std::string_view text) noexcept;
+
+// An async invocation (?async=true) or a schedule's firing, queued in the
+// store so that it survives restarts and crashes and runs on any node.
+struct AsyncTask {
+  std::string id;  // an invocation id (new_invocation_id)
+  std::string function;
+  std::uint64_t version = 0;  // the version to run (pinned when queued)
+  std::optional<RuntimeKind> runtime;  // unset: the version's default
+  TriggerKind trigger = TriggerKind::kAsync;
+  std::string body;
+  // The request's content type and query string, for the CGI variables.
+  std::string content_type;
+  std::string query;
+  // Called with the result when set (only hosts the function may reach).
+  std::string callback_url;
+
+  TaskState state = TaskState::kQueued;
+  std::uint32_t attempts = 0;  // runs started so far
+  std::uint32_t max_retries = 0;
+  std::int64_t created_at_us = 0;
+  std::int64_t next_run_at_us = 0;  // queued: not before this
+  std::int64_t lease_until_us = 0;  // running: held until this
+  std::string node;                 // the node that ran (or runs) it last
+  std::int64_t finished_at_us = 0;  // done or dead: when
+
+  // The last run's answer: the invocation id of its record, the HTTP status
+  // the call would have answered, and the response body (bounded by
+  // kMaxTaskResultBytes) or the problem document of a failure.
+  std::string invocation_id;
+  int status = 0;
+  std::string result;
+  std::string result_type;  // the result's content type
+};
+
+inline constexpr std::size_t kMaxTaskResultBytes = 256 * 1024;
+
 // The wall clock in unix microseconds, as the stores stamp times.
 [[nodiscard]] std::int64_t now_unix_us();
 
@@ -104,16 +170,88 @@ class Store {
 
   // --- functions ----------------------------------------------------------
 
-  // Creates or replaces a function: true when it was created. The store
-  // stamps the times: created_at_us is kept on replace, updated_at_us is
-  // now, and grows with every replace; the times in `function` are ignored.
-  [[nodiscard]] virtual Result<bool> put_function(const Function& function) = 0;
+  // Creates a function or deploys a new version of it: the next version
+  // number (1 for a new function, else the highest kept one + 1) becomes
+  // the serving one. The store stamps the times: created_at_us is kept on
+  // replace, updated_at_us is now, and grows with every replace; the times
+  // and version in `function` are ignored. Then prunes the function's
+  // oldest versions beyond the store's maximum, never the serving one and
+  // never one a queued or running task names.
+  [[nodiscard]] virtual Result<PutResult> put_function(const Function& function) = 0;
   // kNotFound when no function has that name.
   [[nodiscard]] virtual Result<Function> get_function(std::string_view name) = 0;
   // All functions, by name.
   [[nodiscard]] virtual Result<std::vector<Function>> list_functions() = 0;
-  // Removes a function and its invocation records: true when it existed.
+  // Removes a function with its versions, invocation records, tasks and
+  // schedule state: true when it existed.
   [[nodiscard]] virtual Result<bool> delete_function(std::string_view name) = 0;
+
+  // --- versions ------------------------------------------------------------
+
+  // The kept versions of a function, newest first. kNotFound when the
+  // function is not deployed.
+  [[nodiscard]] virtual Result<std::vector<FunctionVersion>> list_versions(
+      std::string_view name) = 0;
+  // kNotFound when the function or that version (never created, or pruned)
+  // is not there.
+  [[nodiscard]] virtual Result<FunctionVersion> get_version(std::string_view name,
+                                                            std::uint64_t version) = 0;
+  // Makes a kept version the serving one (a rollback): the function's
+  // manifest becomes that version's, updated_at_us is now. Returns the
+  // function as now stored. kNotFound as for get_version.
+  [[nodiscard]] virtual Result<Function> activate_version(std::string_view name,
+                                                          std::uint64_t version) = 0;
+
+  // --- secrets (sealed: the store never sees a value in clear) -------------
+
+  // Creates or replaces a secret: true when created.
+  [[nodiscard]] virtual Result<bool> put_secret(std::string_view name, std::string_view sealed) = 0;
+  // The sealed value; kNotFound when absent.
+  [[nodiscard]] virtual Result<std::string> get_secret(std::string_view name) = 0;
+  // All secrets by name, without values.
+  [[nodiscard]] virtual Result<std::vector<SecretInfo>> list_secrets() = 0;
+  // True when it existed.
+  [[nodiscard]] virtual Result<bool> delete_secret(std::string_view name) = 0;
+
+  // --- async tasks ----------------------------------------------------------
+
+  // Queues a task (state queued, its id unique). kOverloaded when the
+  // function already has `max_queued` tasks queued or running; kNotFound
+  // when the function is not deployed.
+  [[nodiscard]] virtual Status enqueue_task(const AsyncTask& task, std::size_t max_queued) = 0;
+  // Takes the oldest task that is due: queued with next_run_at_us <= now,
+  // or running with lease_until_us <= now (its node died). The task becomes
+  // running, held by `node` until now + lease_us, attempts + 1, and is
+  // returned as it now is. Exactly one caller across all nodes gets each
+  // task. nullopt when nothing is due.
+  [[nodiscard]] virtual Result<std::optional<AsyncTask>> claim_task(std::string_view node,
+                                                                    std::int64_t now_us,
+                                                                    std::int64_t lease_us) = 0;
+  // Writes back a claimed task: its state (queued again with a later
+  // next_run_at_us for a retry, done or dead) and result fields. Only the
+  // node holding it may: kNotFound when the task is gone or another node
+  // holds it now.
+  [[nodiscard]] virtual Status finish_task(const AsyncTask& task) = 0;
+  // kNotFound when no task has that id.
+  [[nodiscard]] virtual Result<AsyncTask> get_task(std::string_view id) = 0;
+  // When the next task falls due: the earliest next_run_at_us of queued
+  // tasks and lease_until_us of running ones; nullopt when there are none.
+  [[nodiscard]] virtual Result<std::optional<std::int64_t>> next_task_due() = 0;
+  // Makes the running tasks `node` holds due again now (a node restarting
+  // after a crash takes back what it held).
+  [[nodiscard]] virtual Status release_tasks(std::string_view node) = 0;
+
+  // --- schedules -------------------------------------------------------------
+
+  // Claims the firing of a function's schedule (`key` names the trigger)
+  // due at `due_us`: true for exactly one caller across all nodes, and only
+  // when `due_us` is later than the last claimed firing of that key.
+  [[nodiscard]] virtual Result<bool> claim_firing(std::string_view function, std::string_view key,
+                                                  std::int64_t due_us) = 0;
+  // The due time of the last claimed firing of that key; nullopt when it
+  // never fired.
+  [[nodiscard]] virtual Result<std::optional<std::int64_t>> last_firing(std::string_view function,
+                                                                        std::string_view key) = 0;
 
   // --- module blobs (content-addressed, written once) ----------------------
 

@@ -1,7 +1,9 @@
 // Drives the dashboard in Debian's Chromium against a real `nebula serve`:
 // deploys the hello example through the page's form, invokes it on wasm, and
 // checks the output, the timing bar, the resources and the new chart point;
-// then checks how a failing invocation and a bearer-token server look.
+// then checks how a failing invocation and a bearer-token server look, and
+// the versions and live log panel: the version list, a rollback, and
+// invocations arriving over Server-Sent Events while the panel is open.
 //
 //   cd tests/browser && npm ci
 //   NEBULA_BIN=build/release/nebula \
@@ -164,6 +166,18 @@ async function deployHello(page, name) {
   await page.locator(`#functions-body tr[data-key="${name}"]`).waitFor();
 }
 
+// Invokes a function from outside the page; resolves with the response's
+// status, invocation id and version.
+async function invokeFromOutside(base, name, body) {
+  const response = await fetch(`${base}/v1/functions/${name}/invoke`, { method: 'POST', body });
+  await response.arrayBuffer();
+  return {
+    status: response.status,
+    id: response.headers.get('x-nebula-invocation-id'),
+    version: response.headers.get('x-nebula-version'),
+  };
+}
+
 describe('dashboard', { skip: skip || false }, () => {
   let server;
   before(async () => { server = await startServer(); });
@@ -267,6 +281,97 @@ describe('dashboard', { skip: skip || false }, () => {
     const row = page.locator('#invocations-body tr', { hasText: 'tiny-out' }).first();
     await row.waitFor();
     assert.match(await row.textContent(), /output cut/);
+  });
+
+  test('lists versions, rolls back, and follows the live log of the selected function', async (t) => {
+    // hello came through the form as version 1; deploying it again through
+    // the API makes the next version.
+    const upload = await fetch(`${server.base}/v1/modules`, {
+      method: 'POST', headers: { 'Content-Type': 'application/wasm' }, body: fs.readFileSync(helloWasm),
+    });
+    assert.equal(upload.status, 201);
+    const { digest } = await upload.json();
+    const redeploy = await fetch(`${server.base}/v1/functions/hello`, {
+      method: 'PUT',
+      headers: { 'Content-Type': 'application/json' },
+      body: JSON.stringify({ wasm: { module: digest }, limits: { timeout_ms: 5000, memory_mb: 64 } }),
+    });
+    assert.equal(redeploy.status, 200, await redeploy.clone().text());
+    const latest = (await redeploy.json()).version;
+    assert.ok(Number.isInteger(latest) && latest >= 2, `a redeploy makes a new version (got ${latest})`);
+    const previous = latest - 1;
+
+    const { page, errors } = await openBrowser(server.base, t);
+    await page.goto(`${server.base}/`);
+    await page.locator('#functions-body tr[data-key="hello"]').waitFor();
+    assert.match(await page.locator('#functions-body tr[data-key="hello"] .limits').textContent(),
+      new RegExp(`^version ${latest} `));
+    await page.getByRole('button', { name: 'Versions and live log of hello' }).click();
+    assert.equal(await page.locator('#detail-function').inputValue(), 'hello');
+
+    // The version list, newest first: the serving one marked, the one below
+    // it with a rollback button.
+    const servingRow = page.locator(`#versions-body tr[data-version="${latest}"][data-serving="true"]`);
+    await servingRow.waitFor();
+    assert.match(await servingRow.textContent(), /serving/);
+    assert.match(await servingRow.textContent(), /wasm sha256:/);
+    assert.equal(await page.locator('#detail-serving').textContent(), `Serving version ${latest}`);
+    const versionsShown = await page.locator('#versions-body tr').evaluateAll(
+      (rows) => rows.map((row) => Number(row.dataset.version)));
+    assert.deepEqual(versionsShown, [...versionsShown].sort((a, b) => b - a), 'newest first');
+    const olderRow = page.locator(`#versions-body tr[data-version="${previous}"]`);
+    await olderRow.waitFor();
+
+    // An invocation made while the panel is open arrives over the stream.
+    await page.locator('#live-log-state[data-state="live"]').waitFor();
+    const first = await invokeFromOutside(server.base, 'hello', 'live log');
+    assert.equal(first.status, 200);
+    assert.equal(first.version, String(latest));
+    const firstEntry = page.locator(`#live-log li[data-id="${first.id}"]`);
+    await firstEntry.waitFor();
+    assert.equal(await firstEntry.locator('.version-number').textContent(), `v${latest}`);
+    assert.equal(await firstEntry.locator('.trigger').textContent(), 'http');
+    assert.equal(await firstEntry.locator('.outcome').textContent(), 'ok');
+    assert.match(await firstEntry.locator('.total').textContent(), /^\d.* (µs|ms|s)$/);
+    assert.equal(await firstEntry.locator('code').textContent(), first.id);
+    assert.match(await firstEntry.locator('time').textContent(), /\d\d:\d\d:\d\d/);
+    assert.equal(await firstEntry.getAttribute('data-outcome'), 'ok');
+
+    // A failing call shows its stderr.
+    const failing = await invokeFromOutside(server.base, 'hello', 'x'.repeat(200));
+    assert.equal(failing.status, 502);
+    const failingEntry = page.locator(`#live-log li[data-id="${failing.id}"]`);
+    await failingEntry.waitFor();
+    assert.match(await failingEntry.locator('pre').textContent(), /longer than 100 bytes/);
+
+    // Roll back with the button: the older version serves, and the next
+    // invocation says so.
+    await olderRow.getByRole('button', { name: `Roll hello back to version ${previous}` }).click();
+    await page.locator(`#versions-body tr[data-version="${previous}"][data-serving="true"]`).waitFor();
+    assert.match(await page.locator('#versions-status').textContent(), new RegExp(`now serves version ${previous}\\.`));
+    assert.equal(await page.locator('#detail-serving').textContent(), `Serving version ${previous}`);
+    const second = await invokeFromOutside(server.base, 'hello', 'after the rollback');
+    assert.equal(second.version, String(previous));
+    const secondEntry = page.locator(`#live-log li[data-id="${second.id}"]`);
+    await secondEntry.waitFor();
+    assert.equal(await secondEntry.locator('.version-number').textContent(), `v${previous}`);
+
+    // Choosing another function closes hello's stream and follows the other.
+    const helloStreamClosed = page.waitForEvent('requestfailed',
+      (request) => request.url().includes('/v1/functions/hello/logs'));
+    await page.locator('#detail-function').selectOption('tiny-out');
+    await helloStreamClosed;
+    assert.equal(await page.locator('#live-log').getAttribute('data-function'), 'tiny-out');
+    assert.equal(await page.locator('#live-log li').count(), 0, 'the log starts empty for the new function');
+    await page.locator('#live-log-state[data-state="live"]').waitFor();
+    const elsewhere = await invokeFromOutside(server.base, 'hello', 'not shown');
+    const tiny = await invokeFromOutside(server.base, 'tiny-out', 'Nebula');
+    await page.locator(`#live-log li[data-id="${tiny.id}"]`).waitFor();
+    assert.equal(await page.locator(`#live-log li[data-id="${elsewhere.id}"]`).count(), 0);
+    assert.equal(await page.locator('#live-log li').count(), 1);
+
+    t.diagnostic(`screenshot ${await screenshot(page, 'dashboard-versions.png')}`);
+    assert.deepEqual(errors, []);
   });
 });
 

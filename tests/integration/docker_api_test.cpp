@@ -79,5 +79,40 @@ TEST(DockerApi, TheWarmPoolWaitIsTheSecondCallsQueue) {
   EXPECT_TRUE(left->empty()) << left->size() << " container(s) of 'spin' left";
 }
 
+// A secret reaches a container as it reaches a wasm guest: in its
+// environment at every call, rotated at once, redacted from its record.
+TEST(DockerApi, ASecretReachesTheContainerAndIsRedacted) {
+  NEBULA_REQUIRE_FIXTURE_IMAGE();
+  TempDir dir;
+  ServerProcess server(dir.path() / "data", {"--watchdog", NEBULA_WATCHDOG_PATH});
+  ASSERT_TRUE(server.start()) << server.log();
+  const std::string value = "container-s3cret-77";
+  ASSERT_EQ(server.client().request("PUT", "/v1/secrets/db-pass", value)->status, 201U);
+  for (const char* pool : {R"({"min_warm":0,"max_warm":0})", R"({"min_warm":1,"max_warm":1})"}) {
+    const std::string manifest =
+        R"({"docker":{"image":")" + std::string(docker::testing::kFixtureImage) +
+        R"("},"args":["compare-env"],"env":{"DB_PASS":{"secret":"db-pass"}},"docker_pool":)" +
+        pool + "}";
+    auto deployed =
+        server.client().request("PUT", "/v1/functions/reader", manifest, "application/json");
+    ASSERT_TRUE(deployed && deployed->status / 100 == 2) << (deployed ? deployed->body : "");
+    auto res = server.client().request("POST", "/v1/functions/reader/invoke", "DB_PASS " + value);
+    ASSERT_TRUE(res);
+    ASSERT_EQ(res->status, 200U) << res->body;
+    EXPECT_EQ(res->body, "equal") << pool;
+    auto record = record_of(server, res->header("x-nebula-invocation-id"));
+    EXPECT_EQ(record.at("stderr_tail"), "DB_PASS=[redacted]\n") << pool;
+    EXPECT_EQ(json::serialize(record).find(value), std::string::npos);
+  }
+  // Rotated: the warm container's next call sees the new value.
+  ASSERT_EQ(server.client().request("PUT", "/v1/secrets/db-pass", "rotated-77")->status, 200U);
+  auto rotated = server.client().request("POST", "/v1/functions/reader/invoke", "DB_PASS rotated-77");
+  ASSERT_TRUE(rotated);
+  EXPECT_EQ(rotated->body, "equal");
+  EXPECT_EQ(server.client().request("DELETE", "/v1/functions/reader")->status, 204U);
+  EXPECT_EQ(server.stop(), 0);
+  EXPECT_EQ(server.log().find(value), std::string::npos);
+}
+
 }  // namespace
 }  // namespace nebula::testing

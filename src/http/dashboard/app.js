@@ -6,6 +6,11 @@
 // charts keep history beyond one page of results) and every view is drawn
 // from `state`. User actions (deploy, delete, invoke) call the API and then
 // refresh at once instead of waiting for the next poll.
+//
+// The selected function's panel (versions and live log) is fed separately:
+// its versions are fetched when it is chosen or its serving version changes,
+// and its log arrives over one EventSource (Server-Sent Events) that is
+// closed as soon as another function is chosen.
 
 const POLL_MS = 2000;
 const FIRST_PAGE = 200;      // records fetched on load
@@ -13,6 +18,7 @@ const POLL_PAGE = 100;       // records fetched per poll
 const RECORDS_KEPT = 3000;   // in memory, across all functions
 const CHART_POINTS = 150;    // newest points per function and chart
 const TABLE_PAGE = 20;       // rows shown at first, and added per "Show more"
+const LIVE_LOG_KEPT = 200;   // entries in the live log panel
 const TOKEN_KEY = 'nebula.token';
 const SVG_NS = 'http://www.w3.org/2000/svg';
 const RUNTIMES = ['wasm', 'docker'];
@@ -27,6 +33,14 @@ const state = {
   live: true,
   loaded: false,
   tableRows: TABLE_PAGE,
+};
+
+// The function shown in the versions and live log panel.
+const detail = {
+  name: '',           // '' when none is deployed
+  source: null,       // its EventSource, or null
+  versionsKey: '',    // name, version and update time of the list drawn
+  seen: new Set(),    // invocation ids in the live log
 };
 
 // ---- small DOM helpers ----------------------------------------------------
@@ -116,6 +130,11 @@ function formatDateTime(us) {
   us = num(us);
   if (us === null) return '';
   return new Date(us / 1000).toLocaleString([], { hour12: false });
+}
+
+function isoTime(us) {
+  us = num(us);
+  return us === null ? null : new Date(us / 1000).toISOString();
 }
 
 function shortDigest(digest) {
@@ -313,6 +332,7 @@ async function loadFunctions() {
   state.functions = new Map(list.map((f) => [String(f.name), f]));
   drawFunctions();
   syncFunctionPickers();
+  refreshVersionsIfChanged();
 }
 
 async function loadInvocations(limit) {
@@ -417,7 +437,10 @@ function functionRow(fn) {
   return el('tr', { dataset: { key: name } },
     el('th', { scope: 'row', 'data-label': 'Name' },
       el('span', { class: 'fn-name', text: name, title: fn.updated_at_us ? `updated ${formatDateTime(fn.updated_at_us)}` : null }),
-      el('span', { class: 'sub-line limits', text: `timeout ${formatUs(timeout * 1000)} · memory ${memory} MB` })),
+      el('span', {
+        class: 'sub-line limits',
+        text: `${num(fn.version) !== null ? `version ${fn.version} · ` : ''}timeout ${formatUs(timeout * 1000)} · memory ${memory} MB`,
+      })),
     variantCell,
     el('td', { 'data-label': 'Invocations' }, perRuntime(invocations, (n) => String(n), variantsOf(fn))),
     el('td', { 'data-label': 'p50 startup' }, perRuntime(startup, formatUs)),
@@ -425,6 +448,7 @@ function functionRow(fn) {
       el('div', { class: 'row-actions' },
         el('button', { type: 'button', class: 'button small', dataset: { action: 'invoke', name }, 'aria-label': `Invoke ${name}`, text: 'Invoke' }),
         el('button', { type: 'button', class: 'button small', dataset: { action: 'edit', name }, 'aria-label': `Edit ${name}`, text: 'Edit' }),
+        el('button', { type: 'button', class: 'button small', dataset: { action: 'detail', name }, 'aria-label': `Versions and live log of ${name}`, text: 'Versions' }),
         el('button', { type: 'button', class: 'button small subtle', dataset: { action: 'delete', name }, 'aria-label': `Delete ${name}`, text: 'Delete' }))));
 }
 
@@ -486,6 +510,19 @@ function syncFunctionPickers() {
       ...known.map((name) => el('option', { value: name, text: name })));
     filter.value = known.includes(chosen) ? chosen : '';
   }
+
+  // The versions and live log panel follows the chosen function, or the
+  // first one; when its function is removed it moves on to another.
+  const detailPicker = $('#detail-function');
+  if (!sameOptions(detailPicker, names.length ? names : [''])) {
+    detailPicker.replaceChildren(...(names.length
+      ? names.map((name) => el('option', { value: name, text: name }))
+      : [el('option', { value: '', text: 'No functions deployed' })]));
+  }
+  detailPicker.disabled = names.length === 0;
+  const wanted = names.includes(detail.name) ? detail.name : (names[0] || '');
+  if (detailPicker.value !== wanted) detailPicker.value = wanted;
+  if (wanted !== detail.name) selectDetail(wanted);
 }
 
 // Pre-selects the function's default runtime and disables variants it lacks.
@@ -513,6 +550,10 @@ function onFunctionAction(event) {
     $('#invoke-input').focus({ preventScroll: true });
   } else if (action === 'edit') {
     fillDeployForm(state.functions.get(name));
+  } else if (action === 'detail') {
+    selectDetail(name);
+    $('#detail').scrollIntoView({ block: 'start' });
+    $('#detail-function').focus({ preventScroll: true });
   } else if (action === 'delete') {
     confirmDelete(name);
   }
@@ -705,6 +746,7 @@ async function onInvoke(event) {
       id: response.headers.get('X-Nebula-Invocation-Id'),
       runtime: response.headers.get('X-Nebula-Runtime') || runtime,
       cold: response.headers.get('X-Nebula-Cold-Start'),
+      version: response.headers.get('X-Nebula-Version'),
       timing: parseServerTiming(response.headers.get('Server-Timing')),
       roundTripMs,
     };
@@ -742,6 +784,7 @@ function drawInvokeResult(result) {
     el('span', { class: `http-status${ok ? '' : ' bad'}`, text: result.status ? `${result.status}` : 'error' }),
     result.statusText ? el('span', { text: result.statusText }) : null,
     result.runtime ? el('span', { class: `runtime-${result.runtime}`, text: result.runtime }) : null,
+    result.version ? el('span', { class: 'version-number', title: 'the version that ran', text: `v${result.version}` }) : null,
     result.cold != null ? el('span', { text: result.cold === 'true' ? 'cold start' : 'warm' }) : null,
     result.id ? el('span', { class: 'muted' }, 'id ', el('code', { text: result.id })) : null);
 
@@ -869,6 +912,206 @@ function showResources(record) {
   }
   list.replaceChildren(...facts);
   list.hidden = facts.length === 0;
+}
+
+// ---- versions and live log -------------------------------------------------
+
+function selectDetail(name) {
+  if (name === detail.name) return;
+  detail.name = name;
+  const picker = $('#detail-function');
+  if (picker.value !== name && [...picker.options].some((o) => o.value === name)) picker.value = name;
+  setStatus($('#versions-status'), '');
+  openLiveLog(name);
+  detail.versionsKey = versionsKeyOf(name);
+  $('#versions-body').replaceChildren();
+  $('#detail-serving').textContent = '';
+  loadVersions();
+}
+
+function versionsKeyOf(name) {
+  const fn = state.functions.get(name);
+  return fn ? `${name}:${fn.version}:${fn.updated_at_us}` : name;
+}
+
+// A deploy or a rollback (here, on another node, from the command line)
+// changes the function's serving version: fetch its list again.
+function refreshVersionsIfChanged() {
+  if (!detail.name) return;
+  const key = versionsKeyOf(detail.name);
+  if (key === detail.versionsKey) return;
+  detail.versionsKey = key;
+  loadVersions();
+}
+
+async function loadVersions() {
+  const name = detail.name;
+  const empty = $('#versions-empty');
+  if (!name) {
+    $('#versions-body').replaceChildren();
+    $('#detail-serving').textContent = '';
+    empty.textContent = 'Choose a function to see its versions.';
+    empty.hidden = false;
+    return;
+  }
+  try {
+    const data = await apiJson(`/v1/functions/${encodeURIComponent(name)}/versions`);
+    if (detail.name === name) drawVersions(name, data);
+  } catch (error) {
+    if (detail.name !== name) return;
+    setStatus($('#versions-status'), `Could not load the versions of ${name}. ${error.message}`, 'error');
+  }
+}
+
+function variantSummary(manifest) {
+  const parts = [];
+  if (manifest?.wasm) {
+    parts.push(el('span', { class: 'sub-line', title: manifest.wasm.module || null },
+      el('span', { class: 'runtime-wasm', text: 'wasm' }), ` ${shortDigest(manifest.wasm.module)}`));
+  }
+  if (manifest?.docker) {
+    parts.push(el('span', { class: 'sub-line' },
+      el('span', { class: 'runtime-docker', text: 'docker' }), ` ${manifest.docker.image || ''}`));
+  }
+  return parts.length ? parts : [el('span', { class: 'muted', text: '–' })];
+}
+
+function drawVersions(name, data) {
+  const serving = num(data?.serving);
+  const versions = Array.isArray(data?.versions) ? data.versions : [];
+  const servingNode = $('#detail-serving');
+  servingNode.textContent = serving !== null ? `Serving version ${serving}` : '';
+  servingNode.dataset.version = serving !== null ? String(serving) : '';
+  const focused = $('#versions-body').contains(document.activeElement);
+  const rows = versions.filter((v) => num(v?.version) !== null).map((v) => {
+    const number = v.version;
+    const isServing = v.serving === true || number === serving;
+    return el('tr', { class: isServing ? 'is-serving' : null, dataset: { version: String(number), serving: String(isServing) } },
+      el('th', { scope: 'row', 'data-label': 'Version' },
+        el('span', { class: 'version-number', text: `v${number}` }),
+        isServing ? el('span', { class: 'badge serving-badge', text: 'serving' }) : null),
+      el('td', { 'data-label': 'Created' },
+        el('time', { datetime: isoTime(v.created_at_us), text: formatDateTime(v.created_at_us) })),
+      el('td', { 'data-label': 'Variants', class: 'variants' }, variantSummary(v.manifest)),
+      el('td', { class: 'wide' }, isServing ? null : el('div', { class: 'row-actions' },
+        el('button', {
+          type: 'button', class: 'button small', dataset: { action: 'rollback', version: String(number) },
+          'aria-label': `Roll ${name} back to version ${number}`, text: 'Roll back',
+        }))));
+  });
+  $('#versions-body').replaceChildren(...rows);
+  const empty = $('#versions-empty');
+  empty.textContent = `No versions of ${name} are kept.`;
+  empty.hidden = rows.length > 0;
+  if (focused) $('#versions-title').focus();
+}
+
+async function onVersionAction(event) {
+  const button = event.target.closest('button[data-action="rollback"]');
+  if (!button) return;
+  const name = detail.name;
+  const version = Number(button.dataset.version);
+  const status = $('#versions-status');
+  button.disabled = true;
+  setStatus(status, `Rolling ${name} back to version ${version}…`);
+  try {
+    const fn = await apiJson(`/v1/functions/${encodeURIComponent(name)}/rollback`, {
+      method: 'POST',
+      headers: { 'Content-Type': 'application/json' },
+      body: JSON.stringify({ version }),
+    }, { interactive: true });
+    setStatus(status, `${name} now serves version ${fn?.version ?? version}.`, 'ok');
+  } catch (error) {
+    setStatus(status, `Could not roll ${name} back. ${error.message}`, 'error');
+    button.disabled = false;
+  }
+  if (detail.name !== name) return;
+  detail.versionsKey = '';
+  await poll();
+  if (detail.versionsKey === '') {
+    detail.versionsKey = versionsKeyOf(name);
+    await loadVersions();
+  }
+}
+
+function setLiveState(kind, text) {
+  const node = $('#live-log-state');
+  if (node.dataset.state === kind && node.textContent === text) return;
+  node.dataset.state = kind;
+  node.textContent = text;
+}
+
+// One EventSource at a time: the one of the selected function. The browser
+// reconnects it by itself after a network error; a refusal (the function
+// was removed) closes it for good.
+function openLiveLog(name) {
+  if (detail.source) {
+    detail.source.close();
+    detail.source = null;
+  }
+  detail.seen.clear();
+  const list = $('#live-log');
+  list.replaceChildren();
+  list.dataset.function = name;
+  $('#live-log-empty').textContent = name ? `Waiting for invocations of ${name}…` : 'No function selected.';
+  if (!name) {
+    setLiveState('idle', 'Not connected');
+    return;
+  }
+  if (typeof EventSource === 'undefined') {
+    setLiveState('closed', 'This browser cannot follow a live log');
+    return;
+  }
+  const source = new EventSource(`/v1/functions/${encodeURIComponent(name)}/logs?follow=true`);
+  detail.source = source;
+  setLiveState('connecting', 'Connecting…');
+  source.addEventListener('open', () => {
+    if (detail.source === source) setLiveState('live', 'Live');
+  });
+  source.addEventListener('error', () => {
+    if (detail.source !== source) return;
+    if (source.readyState === EventSource.CLOSED) setLiveState('closed', 'Stream closed');
+    else setLiveState('reconnecting', 'Reconnecting…');
+  });
+  source.addEventListener('invocation', (event) => {
+    if (detail.source !== source) return;
+    let entry;
+    try {
+      entry = JSON.parse(event.data);
+    } catch {
+      return;
+    }
+    if (entry && typeof entry === 'object') addLiveEntry(entry);
+  });
+}
+
+function addLiveEntry(entry) {
+  const id = String(entry.id ?? '');
+  if (!id || detail.seen.has(id)) return;
+  detail.seen.add(id);
+  const outcome = String(entry.outcome || 'ok');
+  const ok = outcome === 'ok';
+  const exit = outcome === 'exit' && num(entry.exit_code) !== null ? ` ${entry.exit_code}` : '';
+  const runtime = typeof entry.runtime === 'string' ? entry.runtime : '';
+  const item = el('li', { dataset: { id, outcome } },
+    el('div', { class: 'live-line' },
+      el('time', { datetime: isoTime(entry.started_at_us), title: formatDateTime(entry.started_at_us), text: formatTime(entry.started_at_us) }),
+      el('code', { text: id }),
+      el('span', { class: 'version-number', text: num(entry.version) !== null ? `v${entry.version}` : 'v?' }),
+      el('span', { class: 'trigger', text: String(entry.trigger || 'http') }),
+      runtime ? el('span', { class: `runtime-${runtime}`, text: runtime }) : null,
+      el('span', { class: `outcome ${ok ? 'ok' : 'bad'}`, text: `${outcome}${exit}` }),
+      el('span', { class: 'total', title: 'total time', text: formatUs(entry.total_us) }),
+      entry.cold === true ? el('span', { class: 'inline-note', text: 'cold' }) : null,
+      entry.node ? el('span', { class: 'inline-note', title: 'node', text: String(entry.node) }) : null),
+    !ok && entry.message ? el('p', { class: 'message', text: String(entry.message) }) : null,
+    entry.stderr ? el('pre', { tabindex: '0', 'aria-label': `stderr of ${id}`, text: String(entry.stderr) }) : null);
+  const list = $('#live-log');
+  list.prepend(item);
+  while (list.children.length > LIVE_LOG_KEPT) {
+    detail.seen.delete(list.lastElementChild.dataset.id);
+    list.lastElementChild.remove();
+  }
 }
 
 // ---- compare view ----------------------------------------------------------
@@ -1105,7 +1348,10 @@ function invocationRow(record) {
   const exit = num(record.exit_code) !== null && (record.exit_code !== 0 || !ok) ? ` (exit ${record.exit_code})` : '';
   return el('tr', { dataset: { key: String(record.id) } },
     el('td', { 'data-label': 'Time', title: formatDateTime(record.started_at_us), text: formatTime(record.started_at_us) }),
-    el('td', { 'data-label': 'Function', class: 'fn-name', text: String(record.function ?? '') }),
+    el('td', { 'data-label': 'Function' },
+      el('span', { class: 'fn-name', text: String(record.function ?? '') }),
+      num(record.version) !== null ? el('span', { class: 'inline-note', text: ` v${record.version}` }) : null,
+      record.trigger && record.trigger !== 'http' ? el('span', { class: 'inline-note', text: ` · ${record.trigger}` }) : null),
     el('td', { 'data-label': 'Runtime', class: 'nowrap' },
       el('span', { class: `runtime-${runtime}`, text: runtime }), cold ? el('span', { class: 'inline-note', text: ` · ${cold}` }) : null),
     el('td', { 'data-label': 'Outcome' },
@@ -1188,6 +1434,12 @@ function start() {
     drawRecords(true);
   });
   $('#token-button').addEventListener('click', () => askForToken());
+  $('#detail-function').addEventListener('change', (event) => selectDetail(event.target.value));
+  $('#versions-body').addEventListener('click', onVersionAction);
+  $('#live-log-clear').addEventListener('click', () => {
+    $('#live-log').replaceChildren();
+    detail.seen.clear();
+  });
   document.addEventListener('visibilitychange', () => { if (!document.hidden && state.live) poll(); });
   resizeObserver.observe($('#charts'));
 

@@ -40,6 +40,12 @@ TEST(MetricsRegistry, RendersTheExactTextFormat) {
                              Timings{0, 0, 2'000'000, 0, 2'000'150});
   registry.set_queue_depth(2);
   registry.set_warm_containers("echo", 3);
+  registry.set_in_flight("echo", 2);
+  registry.count_concurrency_limited("echo");
+  registry.count_task_finished("echo", true);
+  registry.count_task_finished("echo", true);
+  registry.count_task_finished("echo", false);
+  registry.count_firing("echo");
   registry.set_functions(1);
   registry.record_outbound("echo", 4, 1);
 
@@ -137,6 +143,19 @@ nebula_outbound_requests_total{function="echo",decision="denied"} 1
 # HELP nebula_warm_containers Warm containers currently kept for a function.
 # TYPE nebula_warm_containers gauge
 nebula_warm_containers{function="echo"} 3
+# HELP nebula_function_in_flight Invocations in flight on this node, for functions with limits.max_concurrency.
+# TYPE nebula_function_in_flight gauge
+nebula_function_in_flight{function="echo"} 2
+# HELP nebula_concurrency_limited_total Calls refused (429) after waiting their timeout for a concurrency slot.
+# TYPE nebula_concurrency_limited_total counter
+nebula_concurrency_limited_total{function="echo"} 1
+# HELP nebula_async_finished_total Async calls and schedule firings that ended, by state: done, or dead after their retries.
+# TYPE nebula_async_finished_total counter
+nebula_async_finished_total{function="echo",state="done"} 2
+nebula_async_finished_total{function="echo",state="dead"} 1
+# HELP nebula_schedule_firings_total Schedule firings this node claimed and queued.
+# TYPE nebula_schedule_firings_total counter
+nebula_schedule_firings_total{function="echo"} 1
 # HELP nebula_functions Deployed functions.
 # TYPE nebula_functions gauge
 nebula_functions 1

@@ -6,8 +6,14 @@
 
 #include <atomic>
 #include <chrono>
+#include <cstddef>
+#include <cstdint>
 #include <mutex>
+#include <optional>
+#include <string>
+#include <string_view>
 #include <thread>
+#include <vector>
 
 #include <gtest/gtest.h>
 
@@ -47,10 +53,39 @@ class SwitchableStore final : public store::Store {
     return nodes_;
   }
 
-  Result<bool> put_function(const Function&) override { return unused(); }
+  Result<store::PutResult> put_function(const Function&) override { return unused(); }
   Result<Function> get_function(std::string_view) override { return unused(); }
   Result<std::vector<Function>> list_functions() override { return unused(); }
   Result<bool> delete_function(std::string_view) override { return unused(); }
+  Result<std::vector<store::FunctionVersion>> list_versions(std::string_view) override {
+    return unused();
+  }
+  Result<store::FunctionVersion> get_version(std::string_view, std::uint64_t) override {
+    return unused();
+  }
+  Result<Function> activate_version(std::string_view, std::uint64_t) override { return unused(); }
+  Result<bool> put_secret(std::string_view, std::string_view) override { return unused(); }
+  Result<std::string> get_secret(std::string_view) override { return unused(); }
+  Result<std::vector<store::SecretInfo>> list_secrets() override { return unused(); }
+  Result<bool> delete_secret(std::string_view) override { return unused(); }
+  Status enqueue_task(const store::AsyncTask&, std::size_t) override { return unused(); }
+  // Nothing is ever due: a store with no tasks and no schedule state.
+  Result<std::optional<store::AsyncTask>> claim_task(std::string_view, std::int64_t,
+                                                     std::int64_t) override {
+    return std::optional<store::AsyncTask>();
+  }
+  Status finish_task(const store::AsyncTask&) override { return unused(); }
+  Result<store::AsyncTask> get_task(std::string_view) override { return unused(); }
+  Result<std::optional<std::int64_t>> next_task_due() override {
+    return std::optional<std::int64_t>();
+  }
+  Status release_tasks(std::string_view) override { return {}; }
+  Result<bool> claim_firing(std::string_view, std::string_view, std::int64_t) override {
+    return unused();
+  }
+  Result<std::optional<std::int64_t>> last_firing(std::string_view, std::string_view) override {
+    return std::optional<std::int64_t>();
+  }
   Result<std::string> put_blob(std::string_view) override { return unused(); }
   Result<std::string> get_blob(std::string_view) override { return unused(); }
   Result<bool> has_blob(std::string_view) override { return unused(); }
@@ -63,7 +98,10 @@ class SwitchableStore final : public store::Store {
   std::string describe() const override { return "switchable"; }
 
  private:
-  static Error unused() { return make_error(ErrorKind::kInternal, "not used by the recorder"); }
+  // Whatever the recorder does not use fails like a store that is down.
+  static Error unused() {
+    return make_error(ErrorKind::kUnavailable, "not used by the recorder");
+  }
 
   std::mutex mutex_;
   std::vector<std::string> ids_;

@@ -63,6 +63,9 @@ InvocationRecord full_record(std::string function) {
   r.started_at_us = 1'700'000'000'000'001;
   r.message = "exited with code 253 — see stderr";
   r.stderr_tail = std::string("line 1\nline 2\0binary\xC3\xA9", 21);
+  r.node = "node-7";
+  r.version = std::numeric_limits<std::uint64_t>::max();
+  r.trigger = TriggerKind::kCron;
   return r;
 }
 
@@ -96,6 +99,9 @@ void expect_same(const InvocationRecord& a, const InvocationRecord& b) {
   EXPECT_EQ(a.started_at_us, b.started_at_us);
   EXPECT_EQ(a.message, b.message);
   EXPECT_EQ(a.stderr_tail, b.stderr_tail);
+  EXPECT_EQ(a.node, b.node);
+  EXPECT_EQ(a.version, b.version);
+  EXPECT_EQ(a.trigger, b.trigger);
 }
 
 std::vector<std::string> ids_of(const std::vector<InvocationRecord>& records) {
@@ -140,7 +146,8 @@ TEST_F(StoreRegistryTest, FunctionRoundTripsEveryField) {
   const Function f = full_function();
   auto created = registry_->put_function(f);
   ASSERT_TRUE(created) << created.error().message;
-  EXPECT_TRUE(*created);
+  EXPECT_TRUE(created->created);
+  EXPECT_EQ(created->version, 1U);
 
   auto back = registry_->get_function("echo");
   ASSERT_TRUE(back) << back.error().message;
@@ -165,7 +172,8 @@ TEST_F(StoreRegistryTest, ReplaceKeepsCreatedAtAndUpdatesTheRest) {
   Function changed = full_function();
   auto created = registry_->put_function(changed);
   ASSERT_TRUE(created);
-  EXPECT_FALSE(*created);
+  EXPECT_FALSE(created->created);
+  EXPECT_EQ(created->version, 2U);
 
   auto second = registry_->get_function("echo");
   ASSERT_TRUE(second);
@@ -444,7 +452,7 @@ TEST_F(StoreRegistryTest, DatabaseIsInWalModeWithAVersionedSchema) {
   auto db = Database::open(dir_.path() / "nebula.db");
   ASSERT_TRUE(db);
   EXPECT_EQ(*db->query_text("PRAGMA journal_mode"), "wal");
-  EXPECT_EQ(*db->query_int("PRAGMA user_version"), 3);
+  EXPECT_EQ(*db->query_int("PRAGMA user_version"), 4);
 }
 
 TEST_F(StoreRegistryTest, UnmeasuredFiguresStayNull) {
@@ -505,6 +513,9 @@ PRAGMA user_version = 1;
   EXPECT_EQ(record->stderr_tail, "tail");
   auto fn = registry_->get_function("old");
   ASSERT_TRUE(fn) << fn.error().message;
+  EXPECT_EQ(fn->version, 1U);
+  EXPECT_EQ(record->version, 0U);
+  EXPECT_EQ(record->trigger, TriggerKind::kHttp);
   // New records go in after the old one.
   InvocationRecord next = record_for("old");
   next.output_truncated = true;
