@@ -1,4 +1,5 @@
 #include "service/secret_box.hpp"
+#include "base/unique_fd.hpp"
 
 #include <array>
 #include <cassert>
@@ -40,23 +41,6 @@ std::string quoted(const std::filesystem::path& path) {
   return out;
 }
 
-// Closes a descriptor on every way out.
-class Fd {
- public:
-  explicit Fd(int fd) noexcept : fd_(fd) {}
-  Fd(const Fd&) = delete;
-  Fd& operator=(const Fd&) = delete;
-  ~Fd() {
-    if (fd_ >= 0) ::close(fd_);
-  }
-  [[nodiscard]] int get() const noexcept { return fd_; }
-  // close(2)'s answer, which for a file just written is where a full disk
-  // may first show.
-  int close() noexcept { return ::close(std::exchange(fd_, -1)); }
-
- private:
-  int fd_;
-};
 
 // Key bytes on their way in or out pass through stack buffers; this wipes
 // them on every way out so that no copy outlives the call.
@@ -96,7 +80,7 @@ Status create_key_file(const std::filesystem::path& path) {
   }
   hex.bytes[kHexDigits] = '\n';
 
-  Fd fd(::open(path.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600));
+  base::UniqueFd fd(::open(path.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600));
   if (fd.get() < 0) {
     if (errno == EEXIST) return {};
     return make_error(ErrorKind::kInternal,
@@ -156,7 +140,7 @@ Result<SecretBox> SecretBox::from_key_file(const std::filesystem::path& path, bo
     return make_error(err == ENOENT ? ErrorKind::kNotFound : ErrorKind::kInternal,
                       "cannot open secrets key file " + quoted(path) + ": " + errno_text(err));
   }
-  Fd fd(raw_fd);
+  base::UniqueFd fd(raw_fd);
 
   struct stat st {};
   if (::fstat(fd.get(), &st) != 0) {

@@ -1,4 +1,5 @@
 #include "store/blob_store.hpp"
+#include "base/unique_fd.hpp"
 
 #include <array>
 #include <cerrno>
@@ -48,30 +49,9 @@ bool is_valid_engine_hash(std::string_view hash) noexcept {
   return true;
 }
 
-// Closes a file descriptor on scope exit.
-class Fd {
- public:
-  explicit Fd(int fd) noexcept : fd_(fd) {}
-  Fd(const Fd&) = delete;
-  Fd& operator=(const Fd&) = delete;
-  ~Fd() {
-    if (fd_ >= 0) ::close(fd_);
-  }
-  [[nodiscard]] int get() const noexcept { return fd_; }
-  // Closes now and reports the error: on some file systems (NFS) a failed
-  // write only shows up here.
-  [[nodiscard]] int close() noexcept {
-    const int rc = ::close(fd_);
-    fd_ = -1;
-    return rc;
-  }
-
- private:
-  int fd_;
-};
 
 Status sync_directory(const fs::path& dir) {
-  Fd fd(::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
+  base::UniqueFd fd(::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
   if (fd.get() < 0) return io_error("cannot open directory", dir, errno);
   if (::fsync(fd.get()) != 0) return io_error("cannot sync directory", dir, errno);
   return {};
@@ -98,7 +78,7 @@ Status write_atomically(const fs::path& dir, const std::string& name, std::strin
   std::string temp = (dir / (std::string(kTempPrefix) + name + "-XXXXXX")).string();
   std::vector<char> templ(temp.begin(), temp.end());
   templ.push_back('\0');
-  Fd fd(::mkostemp(templ.data(), O_CLOEXEC));
+  base::UniqueFd fd(::mkostemp(templ.data(), O_CLOEXEC));
   if (fd.get() < 0) return io_error("cannot create a temporary file in", dir, errno);
   const fs::path temp_path(templ.data());
 
@@ -116,7 +96,7 @@ Status write_atomically(const fs::path& dir, const std::string& name, std::strin
 }
 
 Result<std::string> read_file(const fs::path& path) {
-  Fd fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC));
+  base::UniqueFd fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC));
   if (fd.get() < 0) {
     if (errno == ENOENT) return make_error(ErrorKind::kNotFound, path.string() + " not found");
     return io_error("cannot open", path, errno);
