@@ -21,7 +21,7 @@ TaskRunner::TaskRunner(FunctionService& service, TaskRunnerOptions options)
     : service_(service), options_(std::move(options)) {
   const unsigned n = std::max(1U, options_.threads);
   threads_.reserve(n);
-  for (unsigned i = 0; i < n; ++i) threads_.emplace_back([this] { loop(); });
+  for (unsigned i = 0; i < n; ++i) threads_.emplace_back([this, i] { loop(i == 0); });
 }
 
 TaskRunner::~TaskRunner() {
@@ -46,9 +46,11 @@ std::int64_t TaskRunner::lease_us() const {
   return std::max(kMinLeaseUs, longest + kLeaseMarginUs);
 }
 
-void TaskRunner::loop() {
+void TaskRunner::loop(bool first) {
   store::Store& store = service_.store();
-  const bool shared = store.shared();
+  // With a shared store one thread looks for other nodes' tasks; it rings
+  // the others when it finds one.
+  const bool polls = first && store.shared();
   for (;;) {
     std::uint64_t seen = 0;
     {
@@ -58,6 +60,8 @@ void TaskRunner::loop() {
     }
     auto claimed = store.claim_task(options_.node, store::now_unix_us(), lease_us());
     if (claimed && *claimed) {
+      // There may be more: let the other threads look too.
+      wake();
       finish(**claimed);
       continue;
     }
@@ -66,7 +70,7 @@ void TaskRunner::loop() {
       spdlog::warn("cannot take queued tasks from the store: {}", claimed.error().message);
       wait_until = std::chrono::steady_clock::now() + kStoreRetry;
     } else {
-      if (shared) wait_until = std::chrono::steady_clock::now() + options_.poll;
+      if (polls) wait_until = std::chrono::steady_clock::now() + options_.poll;
       auto due = store.next_task_due();
       if (!due) {
         wait_until = std::min(wait_until, std::chrono::steady_clock::now() + kStoreRetry);

@@ -13,8 +13,8 @@
 //
 // Waking: a thread sleeps until the next task falls due (the store knows
 // when), or until wake() says a task was queued here. With a shared store
-// other nodes queue tasks too, so it also looks every `poll`. An idle
-// server with an unshared store never wakes.
+// other nodes queue tasks too, so one thread also looks every `poll`. An
+// idle server with an unshared store never wakes.
 
 #include <chrono>
 #include <condition_variable>
@@ -48,7 +48,8 @@ class TaskRunner {
   void wake();
 
  private:
-  void loop();
+  // One thread's life; the first also polls a shared store.
+  void loop(bool first);
   // Runs one claimed task to its outcome and writes it back.
   void finish(store::AsyncTask& task);
   // How long a claim holds a task: the longest timeout of any deployed

@@ -465,7 +465,7 @@ TEST_F(LifecycleTest, LiveLogsStreamEachInvocation) {
 TEST_F(LifecycleTest, ConcurrencyLimitQueuesThenRefuses) {
   start();
   ASSERT_EQ(
-      deploy("single", {{"limits", json::object{{"max_concurrency", 1}, {"timeout_ms", 800}}}}),
+      deploy("single", {{"limits", json::object{{"max_concurrency", 1}, {"timeout_ms", 1500}}}}),
       201U)
       << last_deploy_;
   // Two calls of 300 ms: the second waits for the first's slot, then runs.
@@ -479,14 +479,20 @@ TEST_F(LifecycleTest, ConcurrencyLimitQueuesThenRefuses) {
   EXPECT_EQ(second_status.load(), 200U);
   EXPECT_GE(Clock::now() - t0, 450ms);  // it waited for the first
 
-  // A call that cannot get a slot within the timeout (800 ms) gets 429.
-  std::thread hog([&] { (void)invoke("single", "wait 700"); });
+  // A holds the slot for 1 s; B, waiting since 50 ms (up to 1.5 s), takes
+  // it next (the oldest waiter is woken) and holds it for another second;
+  // C, waiting since 100 ms, reaches its 1.5 s timeout first: 429.
+  std::atomic<unsigned> a_status{0};
+  std::atomic<unsigned> b_status{0};
+  std::thread a([&] { a_status = invoke("single", "wait 1000").status; });
   std::this_thread::sleep_for(50ms);
-  std::thread hog2([&] { (void)invoke("single", "wait 700"); });
+  std::thread b([&] { b_status = invoke("single", "wait 1000").status; });
   std::this_thread::sleep_for(50ms);
   auto refused = invoke("single", "x");
-  hog.join();
-  hog2.join();
+  a.join();
+  b.join();
+  EXPECT_EQ(a_status.load(), 200U);
+  EXPECT_EQ(b_status.load(), 200U);
   EXPECT_EQ(refused.status, 429U) << refused.body;
   EXPECT_EQ(refused.header("retry-after"), "1");
   EXPECT_NE(refused.body.find("max_concurrency"), std::string::npos) << refused.body;
