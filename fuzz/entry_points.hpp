@@ -20,6 +20,7 @@ namespace nebula::fuzz {
 [[nodiscard]] bool check_http_request(std::string_view input);
 [[nodiscard]] bool check_watchdog_frames(std::string_view input);
 [[nodiscard]] bool check_multiplexed_stream(std::string_view input);
+[[nodiscard]] bool check_schedule(std::string_view input);
 
 inline std::string_view as_text(const std::uint8_t* data, std::size_t size) {
   return {reinterpret_cast<const char*>(data), size};

@@ -15,7 +15,7 @@ source "$(dirname "$0")/lib.sh"
 cd "$NEBULA_ROOT"
 seconds="${1:-30}"
 dir="$NEBULA_ROOT/build/fuzz"
-targets=(manifest_fuzz http_request_fuzz watchdog_frame_fuzz multiplexed_stream_fuzz)
+targets=(manifest_fuzz http_request_fuzz watchdog_frame_fuzz multiplexed_stream_fuzz schedule_fuzz)
 
 step "Build the fuzz targets (clang-14, ASan + UBSan + libFuzzer)"
 CXX=clang++-14 CC=clang-14 cmake -S . -B "$dir" -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo \

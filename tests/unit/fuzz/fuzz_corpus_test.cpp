@@ -57,5 +57,9 @@ TEST(FuzzCorpus, MultiplexedStream) {
   replay("multiplexed_stream_fuzz", check_multiplexed_stream);
 }
 
+TEST(FuzzCorpus, Schedule) {
+  replay("schedule_fuzz", check_schedule);
+}
+
 }  // namespace
 }  // namespace nebula::fuzz
