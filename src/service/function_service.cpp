@@ -5,6 +5,7 @@
 #include <set>
 #include <unistd.h>
 
+#include <boost/json.hpp>
 #include <boost/url/parse.hpp>
 #include <spdlog/spdlog.h>
 #include <wasmtime.h>
@@ -819,11 +820,7 @@ Status FunctionService::resolve_secrets(const Manifest& manifest, InvocationRequ
     auto value = parts_.secrets->open(*sealed);
     if (!value) return std::move(value).error();
     request.redact.push_back(*value);
-    if (request.http) {
-      request.env.emplace_back(ref.env, std::move(*value));
-    } else {
-      request.env.emplace_back(ref.env, std::move(*value));
-    }
+    request.env.emplace_back(ref.env, std::move(*value));
   }
   return {};
 }
@@ -1041,7 +1038,7 @@ class CapturedResponse final : public ResponseSink {
     std::lock_guard lock(mutex_);
     status_ = status;
     for (auto& [name, value] : headers) {
-      if (name.size() == 12 && (name == "content-type" || name == "Content-Type")) {
+      if (iequals(name, "content-type")) {
         content_type_ = value;
       }
     }
@@ -1074,26 +1071,10 @@ class CapturedResponse final : public ResponseSink {
 };
 
 std::string problem_json(int status, std::string_view title, std::string_view detail) {
-  std::string out = "{\"type\":\"about:blank\",\"title\":\"";
-  out += title;
-  out += "\",\"status\":" + std::to_string(status) + ",\"detail\":\"";
-  for (char c : valid_utf8(detail)) {
-    switch (c) {
-      case '"': out += "\\\""; break;
-      case '\\': out += "\\\\"; break;
-      case '\n': out += "\\n"; break;
-      case '\r': out += "\\r"; break;
-      case '\t': out += "\\t"; break;
-      default:
-        if (static_cast<unsigned char>(c) < 0x20) {
-          out += ' ';
-        } else {
-          out += c;
-        }
-    }
-  }
-  out += "\"}";
-  return out;
+  return boost::json::serialize(boost::json::object{{"type", "about:blank"},
+                                                    {"title", title},
+                                                    {"status", status},
+                                                    {"detail", valid_utf8(detail)}});
 }
 
 int status_of(ErrorKind kind) {
@@ -1115,7 +1096,6 @@ int status_of(ErrorKind kind) {
 }  // namespace
 
 void FunctionService::run_task(store::AsyncTask& task) {
-  const std::int64_t now = store::now_unix_us();
   auto fail = [&](int status, std::string result, bool retry) {
     task.status = status;
     task.result = std::move(result);
@@ -1181,7 +1161,6 @@ void FunctionService::run_task(store::AsyncTask& task) {
   }
   const Invocation& inv = *done;
   task.invocation_id = inv.record.id;
-  (void)now;
   if (inv.result.outcome == Outcome::kOk) {
     task.state = store::TaskState::kDone;
     task.finished_at_us = store::now_unix_us();
