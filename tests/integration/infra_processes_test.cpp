@@ -430,8 +430,8 @@ TEST(NginxProcessTest, SkipsADeadNodeEvenForPost) {
     EXPECT_EQ(res.body, "live POST 7");
   }
   EXPECT_EQ(live.hits(), 4U);
-  EXPECT_FALSE(lines_with(nginx->access_log(), "127.0.0.1:" + std::to_string(*dead)).empty())
-      << nginx->access_log();
+  const std::string log = nginx->access_log_of(4);
+  EXPECT_FALSE(lines_with(log, "127.0.0.1:" + std::to_string(*dead)).empty()) << log;
 }
 
 TEST(NginxProcessTest, NeverResendsAPostButRetriesAGet) {
@@ -456,7 +456,7 @@ TEST(NginxProcessTest, NeverResendsAPostButRetriesAGet) {
   EXPECT_GE(bad_gateway, 1);
   EXPECT_EQ(dropper.hits(), static_cast<size_t>(bad_gateway));
   EXPECT_EQ(good.hits(), static_cast<size_t>(4 - bad_gateway));
-  for (const auto& line : lines_with(nginx->access_log(), "POST ")) {
+  for (const auto& line : lines_with(nginx->access_log_of(4), "POST ")) {
     EXPECT_EQ(line.find(", "), std::string::npos) << "POST sent to two nodes: " << line;
   }
 
@@ -471,12 +471,13 @@ TEST(NginxProcessTest, NeverResendsAPostButRetriesAGet) {
   EXPECT_EQ(res.status, 200) << fresh->error_log();
   EXPECT_EQ(res.body, "good GET 0");
   EXPECT_EQ(dropper.hits(), dropper_before + 1);
-  EXPECT_EQ(lines_with(fresh->access_log(), "GET /v1/functions 200 upstream=127.0.0.1:" +
-                                                std::to_string(dropper.port()) +
-                                                ", 127.0.0.1:" + std::to_string(good.port()))
+  const std::string fresh_log = fresh->access_log_of(1);
+  EXPECT_EQ(lines_with(fresh_log, "GET /v1/functions 200 upstream=127.0.0.1:" +
+                                      std::to_string(dropper.port()) +
+                                      ", 127.0.0.1:" + std::to_string(good.port()))
                 .size(),
             1U)
-      << fresh->access_log();
+      << fresh_log;
 }
 
 }  // namespace

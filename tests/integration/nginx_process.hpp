@@ -14,6 +14,7 @@
 //
 // Header-only: include it and link nebula_base.
 
+#include <algorithm>
 #include <chrono>
 #include <cstdlib>
 #include <filesystem>
@@ -123,6 +124,20 @@ class NginxProcess {
   // before nginx closes a `Connection: close` connection).
   [[nodiscard]] std::string access_log() const {
     return base::read_file(dir_.path() / "access.log").value_or("");
+  }
+  // The access log once it holds at least `lines` lines (one per answered
+  // request), or as it is after 5 s. A worker descheduled between sending
+  // the response and its log phase writes its line after later requests'.
+  [[nodiscard]] std::string access_log_of(size_t lines) const {
+    const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(5);
+    for (;;) {
+      std::string log = access_log();
+      if (static_cast<size_t>(std::count(log.begin(), log.end(), '\n')) >= lines ||
+          std::chrono::steady_clock::now() >= deadline) {
+        return log;
+      }
+      std::this_thread::sleep_for(std::chrono::milliseconds(10));
+    }
   }
 
   // Graceful stop (SIGQUIT: requests in flight finish), then SIGTERM after
