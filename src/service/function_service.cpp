@@ -946,6 +946,16 @@ void FunctionService::start_background() {
 }
 
 Result<store::AsyncTask> FunctionService::enqueue(InvokeInput input, std::string callback_url) {
+  std::size_t max_queued = 0;
+  auto task = make_task(std::move(input), std::move(callback_url), max_queued);
+  if (!task) return task;
+  if (auto st = parts_.store.enqueue_task(*task, max_queued); !st) return std::move(st).error();
+  if (tasks_) tasks_->wake();
+  return task;
+}
+
+Result<store::AsyncTask> FunctionService::make_task(InvokeInput input, std::string callback_url,
+                                                    std::size_t& max_queued) {
   if (auto st = check_function_name(input.function); !st) return std::move(st).error();
   auto deployment = find(input.function);
   if (!deployment) return no_such_function(input.function);
@@ -1007,10 +1017,7 @@ Result<store::AsyncTask> FunctionService::enqueue(InvokeInput input, std::string
   task.callback_url = std::move(callback_url);
   task.max_retries = manifest.async.max_retries;
   task.created_at_us = task.next_run_at_us = store::now_unix_us();
-  if (auto st = parts_.store.enqueue_task(task, manifest.async.max_queued); !st) {
-    return std::move(st).error();
-  }
-  if (tasks_) tasks_->wake();
+  max_queued = manifest.async.max_queued;
   return task;
 }
 
@@ -1185,18 +1192,23 @@ void FunctionService::run_task(store::AsyncTask& task) {
        true);
 }
 
-Status FunctionService::fire(const std::string& function, const Trigger& trigger,
-                             std::uint64_t version) {
+Result<bool> FunctionService::fire(const std::string& function, const Trigger& trigger,
+                                   std::uint64_t version, std::string_view key,
+                                   std::int64_t due_us) {
   InvokeInput input;
   input.function = function;
   input.version = version;
   input.trigger = TriggerKind::kCron;
   input.body = trigger.input;
   input.request.method = "POST";
-  auto task = enqueue(std::move(input), {});
+  std::size_t max_queued = 0;
+  auto task = make_task(std::move(input), {}, max_queued);
   if (!task) return std::move(task).error();
+  auto fired = parts_.store.fire_task(*task, max_queued, key, due_us);
+  if (!fired || !*fired) return fired;
   parts_.metrics.count_firing(function);
-  return {};
+  if (tasks_) tasks_->wake();
+  return true;
 }
 
 std::vector<FunctionService::Schedules> FunctionService::schedules() const {

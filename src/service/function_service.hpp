@@ -310,9 +310,12 @@ class FunctionService {
   // Runs a claimed task once (blocking, on a task thread) and fills in its
   // outcome: done, queued again for a retry, or dead.
   void run_task(store::AsyncTask& task);
-  // Queues a schedule's firing as a task (blocking); true when queued.
-  [[nodiscard]] Status fire(const std::string& function, const Trigger& trigger,
-                            std::uint64_t version);
+  // Claims the firing due at `due_us` of a function's trigger (`key` names
+  // it) and queues it as a task, both or neither (blocking): true when this
+  // caller did, false when another node (or an earlier run) fired that due
+  // time already; kOverloaded when the function's queue is full.
+  [[nodiscard]] Result<bool> fire(const std::string& function, const Trigger& trigger,
+                                  std::uint64_t version, std::string_view key, std::int64_t due_us);
   // Every deployed function's triggers with its serving version, for the
   // scheduler.
   struct Schedules {
@@ -387,6 +390,10 @@ class FunctionService {
   using DeploymentPtr = std::shared_ptr<const Deployment>;
 
   [[nodiscard]] DeploymentPtr find(std::string_view name) const;
+  // The task enqueue() and fire() queue, checked as they describe; its
+  // queue bound in `max_queued`.
+  [[nodiscard]] Result<store::AsyncTask> make_task(InvokeInput input, std::string callback_url,
+                                                   std::size_t& max_queued);
   [[nodiscard]] Result<DeployResult> deploy_manifest(std::string_view name, Manifest manifest);
   [[nodiscard]] Result<std::shared_ptr<Deployment>> prepare(const Function& function);
   // Prepares a stored function variant by variant: a variant that fails is

@@ -21,6 +21,13 @@ std::string trigger_key(std::size_t index, const Trigger& trigger) {
   return std::to_string(index) + " " + trigger.schedule;
 }
 
+// A failure of the store itself, worth trying again, rather than a refusal
+// of this firing.
+bool store_failed(const Error& error) {
+  return error.kind == ErrorKind::kUnavailable || error.kind == ErrorKind::kNoSpace ||
+         error.kind == ErrorKind::kInternal;
+}
+
 }  // namespace
 
 Scheduler::Scheduler(FunctionService& service) : service_(service) {
@@ -97,14 +104,13 @@ std::int64_t Scheduler::tick() {
           auto last = store.last_firing(entry.function, key);
           auto missed = schedule.last_at_or_before(now);
           if (last && *last && missed && *missed > **last) {
-            auto claimed = store.claim_firing(entry.function, key, *missed);
-            if (claimed && *claimed) {
-              spdlog::info("function {}: catching up a missed firing of '{}'", entry.function,
+            auto fired = service_.fire(entry.function, trigger, entry.version, key, *missed);
+            if (!fired) {
+              spdlog::warn("function {}: the missed firing of '{}' could not be queued: {}",
+                           entry.function, trigger.schedule, fired.error().message);
+            } else if (*fired) {
+              spdlog::info("function {}: caught up a missed firing of '{}'", entry.function,
                            trigger.schedule);
-              if (auto st = service_.fire(entry.function, trigger, entry.version); !st) {
-                spdlog::warn("function {}: firing '{}' could not be queued: {}", entry.function,
-                             trigger.schedule, st.error().message);
-              }
             }
           }
         }
@@ -113,18 +119,20 @@ std::int64_t Scheduler::tick() {
       armed->second.version = entry.version;
       if (armed->second.next_due_us <= now) {
         const std::int64_t due = armed->second.next_due_us;
-        auto claimed = store.claim_firing(entry.function, key, due);
-        if (!claimed) {
-          spdlog::warn("function {}: cannot claim the firing of '{}': {}", entry.function,
-                       trigger.schedule, claimed.error().message);
+        auto fired = service_.fire(entry.function, trigger, entry.version, key, due);
+        if (!fired && store_failed(fired.error())) {
+          // Neither claimed nor queued: tried again shortly, and fired late
+          // (once) if the store answers before the next due time.
+          spdlog::warn("function {}: cannot fire '{}': {}", entry.function, trigger.schedule,
+                       fired.error().message);
           earliest = std::min(earliest, now + kRetryUs);
           continue;
         }
-        if (*claimed) {
-          if (auto st = service_.fire(entry.function, trigger, entry.version); !st) {
-            spdlog::warn("function {}: firing '{}' could not be queued: {}", entry.function,
-                         trigger.schedule, st.error().message);
-          }
+        if (!fired) {
+          // A full queue, or the function going away: this due time is
+          // skipped.
+          spdlog::warn("function {}: a firing of '{}' was skipped: {}", entry.function,
+                       trigger.schedule, fired.error().message);
         }
         armed->second.next_due_us = schedule.next_after(std::max(due, now));
       }

@@ -1324,6 +1324,35 @@ Result<AsyncTask> read_task(const PGresult* r, int row) {
 Status PostgresStore::enqueue_task(const AsyncTask& task, std::size_t max_queued) {
   if (auto st = check_function_name(task.function); !st) return st;
   if (task.id.empty()) return make_error(ErrorKind::kInvalidArgument, "a task needs an id");
+  return with_connection([&](Lease& lease) -> Status {
+    Connection& conn = *lease;
+    return in_transaction(conn, where_, [&] { return insert_task(conn, task, max_queued); });
+  });
+}
+
+Result<bool> PostgresStore::fire_task(const AsyncTask& task, std::size_t max_queued,
+                                      std::string_view key, std::int64_t due_us) {
+  if (auto st = check_function_name(task.function); !st) return std::move(st).error();
+  if (task.id.empty()) return make_error(ErrorKind::kInvalidArgument, "a task needs an id");
+  return with_connection([&](Lease& lease) -> Result<bool> {
+    Connection& conn = *lease;
+    return in_transaction(conn, where_, [&]() -> Result<bool> {
+      // The function's shared lock first (insert_task takes it again,
+      // which a session may): locks are then always taken in one order,
+      // the function's before any of its rows.
+      if (auto r = conn.exec(kLockFunctionShared, {text(task.function)}, where_); !r) {
+        return std::move(r).error();
+      }
+      auto claimed = claim_firing_in(conn, task.function, key, due_us);
+      if (!claimed || !*claimed) return claimed;
+      // A refused task (full queue, version gone) rolls the claim back.
+      if (auto st = insert_task(conn, task, max_queued); !st) return std::move(st).error();
+      return true;
+    });
+  });
+}
+
+Status PostgresStore::insert_task(Connection& conn, const AsyncTask& task, std::size_t max_queued) {
   AsyncTask queued = task;
   queued.state = TaskState::kQueued;
   if (queued.created_at_us == 0) queued.created_at_us = now_unix_us();
@@ -1354,34 +1383,29 @@ Status PostgresStore::enqueue_task(const AsyncTask& task, std::size_t max_queued
       "  RETURNING id) "
       "SELECT EXISTS (SELECT 1 FROM f), EXISTS (SELECT 1 FROM kept), (SELECT n FROM pending), "
       "  EXISTS (SELECT 1 FROM ins), (SELECT v FROM p)";
-  return with_connection([&](Lease& lease) -> Status {
-    Connection& conn = *lease;
-    return in_transaction(conn, where_, [&]() -> Status {
-      // Shared: enqueues run side by side, but a deploy's prune of the
-      // version this task names waits for this task to commit (and this
-      // waits for a prune in progress, and then sees its outcome).
-      if (auto r = conn.exec(kLockFunctionShared, {text(task.function)}, where_); !r) {
-        return std::move(r).error();
-      }
-      auto r = conn.exec(sql.c_str(), params, where_);
-      if (!r) {
-        // The foreign key: the function was deleted after the check.
-        if (r.error().kind == ErrorKind::kNotFound) return function_not_found(task.function);
-        return std::move(r).error();
-      }
-      const PGresult* row = r->get();
-      if (PQgetvalue(row, 0, 0)[0] != 't') return function_not_found(task.function);
-      if (PQgetvalue(row, 0, 1)[0] != 't') {
-        return version_not_found(conn, where_, task.function, to_int(PQgetvalue(row, 0, 4)));
-      }
-      if (PQgetvalue(row, 0, 3)[0] != 't') {
-        return make_error(ErrorKind::kOverloaded,
-                          "the queue of function " + task.function + " is full: " +
-                              std::string(PQgetvalue(row, 0, 2)) + " calls waiting, retry later");
-      }
-      return {};
-    });
-  });
+  // Shared: enqueues run side by side, but a deploy's prune of the version
+  // this task names waits for this task to commit (and this waits for a
+  // prune in progress, and then sees its outcome).
+  if (auto r = conn.exec(kLockFunctionShared, {text(task.function)}, where_); !r) {
+    return std::move(r).error();
+  }
+  auto r = conn.exec(sql.c_str(), params, where_);
+  if (!r) {
+    // The foreign key: the function was deleted after the check.
+    if (r.error().kind == ErrorKind::kNotFound) return function_not_found(task.function);
+    return std::move(r).error();
+  }
+  const PGresult* row = r->get();
+  if (PQgetvalue(row, 0, 0)[0] != 't') return function_not_found(task.function);
+  if (PQgetvalue(row, 0, 1)[0] != 't') {
+    return version_not_found(conn, where_, task.function, to_int(PQgetvalue(row, 0, 4)));
+  }
+  if (PQgetvalue(row, 0, 3)[0] != 't') {
+    return make_error(ErrorKind::kOverloaded,
+                      "the queue of function " + task.function + " is full: " +
+                          std::string(PQgetvalue(row, 0, 2)) + " calls waiting, retry later");
+  }
+  return {};
 }
 
 Result<std::optional<AsyncTask>> PostgresStore::claim_task(std::string_view node,
@@ -1524,23 +1548,26 @@ Status PostgresStore::release_tasks(std::string_view node) {
 Result<bool> PostgresStore::claim_firing(std::string_view function, std::string_view key,
                                          std::int64_t due_us) {
   if (auto st = check_function_name(function); !st) return std::move(st).error();
-  return with_connection([&](Lease& lease) -> Result<bool> {
-    // The row changes only for a later due time; of callers racing on the
-    // same one, the first to write changes it and the others, who wait for
-    // its row lock, then find it not later: exactly one sees a row
-    // affected.
-    auto r = lease->exec(
-        "INSERT INTO schedule_firings AS s (function, key, due_us) VALUES ($1, $2, $3) "
-        "ON CONFLICT (function, key) DO UPDATE SET due_us = EXCLUDED.due_us "
-        "WHERE s.due_us < EXCLUDED.due_us",
-        {text(std::string(function)), text(pg_text(key)), int8(due_us)}, where_);
-    if (!r) {
-      // The foreign key: the function is not deployed.
-      if (r.error().kind == ErrorKind::kNotFound) return function_not_found(function);
-      return std::move(r).error();
-    }
-    return affected(r->get()) == 1;
-  });
+  return with_connection(
+      [&](Lease& lease) -> Result<bool> { return claim_firing_in(*lease, function, key, due_us); });
+}
+
+Result<bool> PostgresStore::claim_firing_in(Connection& conn, std::string_view function,
+                                            std::string_view key, std::int64_t due_us) {
+  // The row changes only for a later due time; of callers racing on the
+  // same one, the first to write changes it and the others, who wait for
+  // its row lock, then find it not later: exactly one sees a row affected.
+  auto r = conn.exec(
+      "INSERT INTO schedule_firings AS s (function, key, due_us) VALUES ($1, $2, $3) "
+      "ON CONFLICT (function, key) DO UPDATE SET due_us = EXCLUDED.due_us "
+      "WHERE s.due_us < EXCLUDED.due_us",
+      {text(std::string(function)), text(pg_text(key)), int8(due_us)}, where_);
+  if (!r) {
+    // The foreign key: the function is not deployed.
+    if (r.error().kind == ErrorKind::kNotFound) return function_not_found(function);
+    return std::move(r).error();
+  }
+  return affected(r->get()) == 1;
 }
 
 Result<std::optional<std::int64_t>> PostgresStore::last_firing(std::string_view function,

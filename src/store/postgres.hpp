@@ -116,6 +116,8 @@ class PostgresStore final : public Store {
   [[nodiscard]] Status release_tasks(std::string_view node) override;
   [[nodiscard]] Result<bool> claim_firing(std::string_view function, std::string_view key,
                                           std::int64_t due_us) override;
+  [[nodiscard]] Result<bool> fire_task(const AsyncTask& task, std::size_t max_queued,
+                                       std::string_view key, std::int64_t due_us) override;
   [[nodiscard]] Result<std::optional<std::int64_t>> last_firing(std::string_view function,
                                                                 std::string_view key) override;
   [[nodiscard]] Result<std::string> put_blob(std::string_view bytes) override;
@@ -151,6 +153,11 @@ class PostgresStore final : public Store {
   auto with_connection(Work&& work) -> decltype(work(std::declval<Lease&>()));
   [[nodiscard]] Result<std::unique_ptr<Connection>> connect();
   void listen_loop();
+  // The bodies of enqueue_task and claim_firing, inside a transaction the
+  // caller opened on `conn`, so that fire_task can run both in one.
+  [[nodiscard]] Status insert_task(Connection& conn, const AsyncTask& task, std::size_t max_queued);
+  [[nodiscard]] Result<bool> claim_firing_in(Connection& conn, std::string_view function,
+                                             std::string_view key, std::int64_t due_us);
 
   const std::string dsn_;
   const PostgresOptions options_;

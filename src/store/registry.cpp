@@ -636,8 +636,7 @@ Status Registry::prepare_statements() {
        "VALUES (?1, ?2, ?3, ?4, ?5) ON CONFLICT (name) DO UPDATE SET "
        "manifest = excluded.manifest, version = excluded.version, "
        "updated_at_us = excluded.updated_at_us"},
-      {&stmts_->select_function,
-       "SELECT " + function_columns + " FROM functions WHERE name = ?1"},
+      {&stmts_->select_function, "SELECT " + function_columns + " FROM functions WHERE name = ?1"},
       {&stmts_->select_functions, "SELECT " + function_columns + " FROM functions ORDER BY name"},
       {&stmts_->delete_invocations_of, "DELETE FROM invocations WHERE function = ?1"},
       {&stmts_->delete_versions_of, "DELETE FROM versions WHERE function = ?1"},
@@ -904,9 +903,9 @@ Result<bool> Registry::delete_function(std::string_view name) {
   // The foreign keys would cascade too; deleting the rows explicitly keeps
   // that true even for a connection that has foreign keys off. The function
   // goes last, so that changes() tells whether it existed.
-  for (Statement* s : {&stmts_->delete_invocations_of, &stmts_->delete_versions_of,
-                       &stmts_->delete_tasks_of, &stmts_->delete_firings_of,
-                       &stmts_->delete_function}) {
+  for (Statement* s :
+       {&stmts_->delete_invocations_of, &stmts_->delete_versions_of, &stmts_->delete_tasks_of,
+        &stmts_->delete_firings_of, &stmts_->delete_function}) {
     Status st = s->bind(1, name);
     if (st) st = s->run();
     if (!st) {
@@ -1350,7 +1349,30 @@ Status Registry::enqueue_task(const AsyncTask& task, std::size_t max_queued) {
   std::lock_guard lock(mutex_);
   auto tx = Transaction::begin(stmts_->transaction());
   if (!tx) return std::move(tx).error();
+  if (auto st = insert_task(task, max_queued); !st) return st;
+  if (auto st = tx->commit(); !st) return st;
+  wrote();
+  return {};
+}
 
+Result<bool> Registry::fire_task(const AsyncTask& task, std::size_t max_queued,
+                                 std::string_view key, std::int64_t due_us) {
+  if (auto st = check_task(task); !st) return std::move(st).error();
+  std::lock_guard lock(mutex_);
+  auto tx = Transaction::begin(stmts_->transaction());
+  if (!tx) return std::move(tx).error();
+  auto claimed = claim_firing_in(task.function, key, due_us);
+  if (!claimed) return std::move(claimed).error();
+  // Not claimed: nothing was written; the transaction ends unused.
+  if (!*claimed) return false;
+  // A refused task (full queue, version gone) rolls the claim back with it.
+  if (auto st = insert_task(task, max_queued); !st) return std::move(st).error();
+  if (auto st = tx->commit(); !st) return std::move(st).error();
+  wrote();
+  return true;
+}
+
+Status Registry::insert_task(const AsyncTask& task, std::size_t max_queued) {
   auto state = function_state(task.function);
   if (!state) return std::move(state).error();
   if (!*state) return function_not_found(task.function);
@@ -1406,8 +1428,6 @@ Status Registry::enqueue_task(const AsyncTask& task, std::size_t max_queued) {
       return st;
     }
   }
-  if (auto st = tx->commit(); !st) return st;
-  wrote();
   return {};
 }
 
@@ -1539,8 +1559,7 @@ Result<AsyncTask> Registry::get_task(std::string_view id) {
     return make_error(ErrorKind::kNotFound,
                       "no async invocation '" + std::string(id.substr(0, 80)) +
                           "' is queued or kept (finished ones are kept for the newest " +
-                          std::to_string(options_.max_records_per_function) +
-                          " of each function)");
+                          std::to_string(options_.max_records_per_function) + " of each function)");
   }
   return std::move(**task);
 }
@@ -1585,6 +1604,15 @@ Result<bool> Registry::claim_firing(std::string_view function, std::string_view 
   // lock is taken (waiting out another claimer) before anything is read.
   auto tx = Transaction::begin(stmts_->transaction());
   if (!tx) return std::move(tx).error();
+  auto claimed = claim_firing_in(function, key, due_us);
+  if (!claimed) return claimed;
+  if (auto commit = tx->commit(); !commit) return std::move(commit).error();
+  if (*claimed) wrote();
+  return claimed;
+}
+
+Result<bool> Registry::claim_firing_in(std::string_view function, std::string_view key,
+                                       std::int64_t due_us) {
   Statement& s = stmts_->claim_firing;
   Status st = s.bind(1, function);
   if (st) st = s.bind(2, key);
@@ -1597,10 +1625,7 @@ Result<bool> Registry::claim_firing(std::string_view function, std::string_view 
     }
     return std::move(st).error();
   }
-  const bool claimed = db_.changes() > 0;
-  if (auto commit = tx->commit(); !commit) return std::move(commit).error();
-  if (claimed) wrote();
-  return claimed;
+  return db_.changes() > 0;
 }
 
 Result<std::optional<std::int64_t>> Registry::last_firing(std::string_view function,

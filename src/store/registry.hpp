@@ -116,6 +116,8 @@ class Registry {
 
   [[nodiscard]] Result<bool> claim_firing(std::string_view function, std::string_view key,
                                           std::int64_t due_us);
+  [[nodiscard]] Result<bool> fire_task(const AsyncTask& task, std::size_t max_queued,
+                                       std::string_view key, std::int64_t due_us);
   [[nodiscard]] Result<std::optional<std::int64_t>> last_firing(std::string_view function,
                                                                 std::string_view key);
 
@@ -190,6 +192,11 @@ class Registry {
   // max_records_per_function.
   [[nodiscard]] Status prune_finished_tasks(std::string_view function);
   [[nodiscard]] Result<std::optional<AsyncTask>> find_task(std::string_view id);
+  // The bodies of enqueue_task and claim_firing, inside the caller's
+  // transaction (mutex_ held), so that fire_task can run both in one.
+  [[nodiscard]] Status insert_task(const AsyncTask& task, std::size_t max_queued);
+  [[nodiscard]] Result<bool> claim_firing_in(std::string_view function, std::string_view key,
+                                             std::int64_t due_us);
 
   // Lock order: queue_mutex_ is never held while taking mutex_.
   std::mutex queue_mutex_;

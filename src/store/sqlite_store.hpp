@@ -84,6 +84,10 @@ class SqliteStore final : public Store {
                                           std::int64_t due_us) override {
     return registry_->claim_firing(function, key, due_us);
   }
+  [[nodiscard]] Result<bool> fire_task(const AsyncTask& task, std::size_t max_queued,
+                                       std::string_view key, std::int64_t due_us) override {
+    return registry_->fire_task(task, max_queued, key, due_us);
+  }
   [[nodiscard]] Result<std::optional<std::int64_t>> last_firing(std::string_view function,
                                                                 std::string_view key) override {
     return registry_->last_firing(function, key);

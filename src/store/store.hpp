@@ -101,7 +101,7 @@ enum class TaskState { kQueued, kRunning, kDone, kDead };
 struct AsyncTask {
   std::string id;  // an invocation id (new_invocation_id)
   std::string function;
-  std::uint64_t version = 0;  // the version to run (pinned when queued)
+  std::uint64_t version = 0;           // the version to run (pinned when queued)
   std::optional<RuntimeKind> runtime;  // unset: the version's default
   TriggerKind trigger = TriggerKind::kAsync;
   std::string body;
@@ -248,6 +248,13 @@ class Store {
   // when `due_us` is later than the last claimed firing of that key.
   [[nodiscard]] virtual Result<bool> claim_firing(std::string_view function, std::string_view key,
                                                   std::int64_t due_us) = 0;
+  // Claims a firing (as claim_firing, of `key` of task.function) and queues
+  // `task` for it (as enqueue_task) in one transaction, so that a claimed
+  // due time always has its task: true when both happened; false when the
+  // due time was claimed already (nothing queued). When the task is refused
+  // (a full queue: kOverloaded) or the store fails, neither happened.
+  [[nodiscard]] virtual Result<bool> fire_task(const AsyncTask& task, std::size_t max_queued,
+                                               std::string_view key, std::int64_t due_us) = 0;
   // The due time of the last claimed firing of that key; nullopt when it
   // never fired.
   [[nodiscard]] virtual Result<std::optional<std::int64_t>> last_firing(std::string_view function,

@@ -931,6 +931,56 @@ TEST_F(PostgresStoreTest, EachFiringIsClaimedOnce) {
   EXPECT_EQ(*a->last_firing("cron", "1"), std::optional<std::int64_t>(kBase));
 }
 
+// Schedulers on two nodes fire the same due times: each due time gets one
+// task, and a refused task leaves its due time unclaimed.
+TEST_F(PostgresStoreTest, EachFiringQueuesOneTask) {
+  auto a = open();
+  auto b = open();
+  ASSERT_TRUE(a && b);
+  ASSERT_TRUE(a->put_function(function_named("cron")));
+  constexpr int kDue = 40;
+  constexpr int kRacers = 4;
+  constexpr std::int64_t kBase = 1'700'000'000'000'000;
+  std::vector<std::atomic<int>> fired(kDue);
+  std::atomic<int> failures{0};
+  std::atomic<int> ready{0};
+  std::vector<std::thread> threads;
+  for (int r = 0; r < kRacers; ++r) {
+    PostgresStore* node = r % 2 == 0 ? a.get() : b.get();
+    threads.emplace_back([&fired, &failures, &ready, node] {
+      ready.fetch_add(1);
+      while (ready.load() < kRacers) std::this_thread::yield();
+      for (int d = 0; d < kDue; ++d) {
+        auto one = node->fire_task(task_for("cron", kBase), 1000, "0", kBase + d);
+        if (!one) {
+          failures.fetch_add(1);
+        } else if (*one) {
+          fired[static_cast<std::size_t>(d)].fetch_add(1);
+        }
+      }
+    });
+  }
+  for (auto& thread : threads) thread.join();
+  EXPECT_EQ(failures.load(), 0);
+  for (int d = 0; d < kDue; ++d) {
+    EXPECT_EQ(fired[static_cast<std::size_t>(d)].load(), 1) << "due time " << d;
+  }
+  EXPECT_EQ(*pg_->psql("SELECT count(*) FROM tasks WHERE function = 'cron'"), std::to_string(kDue));
+
+  // A full queue: refused, nothing queued, the due time still free.
+  const AsyncTask refused = task_for("cron", kBase);
+  auto full = a->fire_task(refused, kDue, "0", kBase + kDue);
+  ASSERT_FALSE(full);
+  EXPECT_EQ(full.error().kind, ErrorKind::kOverloaded);
+  EXPECT_EQ(b->get_task(refused.id).error().kind, ErrorKind::kNotFound);
+  EXPECT_EQ(*b->last_firing("cron", "0"), std::optional<std::int64_t>(kBase + kDue - 1));
+  auto later = b->fire_task(refused, kDue + 1, "0", kBase + kDue);
+  ASSERT_TRUE(later) << later.error().message;
+  EXPECT_TRUE(*later);
+  EXPECT_EQ(*a->last_firing("cron", "0"), std::optional<std::int64_t>(kBase + kDue));
+  EXPECT_EQ(a->fire_task(task_for("nope", kBase), 10, "0", 1).error().kind, ErrorKind::kNotFound);
+}
+
 // --- deleting ------------------------------------------------------------------
 
 TEST_F(PostgresStoreTest, DeletingAFunctionDeletesWhatBelongsToIt) {

@@ -83,6 +83,10 @@ class SwitchableStore final : public store::Store {
   Result<bool> claim_firing(std::string_view, std::string_view, std::int64_t) override {
     return unused();
   }
+  Result<bool> fire_task(const store::AsyncTask&, std::size_t, std::string_view,
+                         std::int64_t) override {
+    return unused();
+  }
   Result<std::optional<std::int64_t>> last_firing(std::string_view, std::string_view) override {
     return std::optional<std::int64_t>();
   }
@@ -99,9 +103,7 @@ class SwitchableStore final : public store::Store {
 
  private:
   // Whatever the recorder does not use fails like a store that is down.
-  static Error unused() {
-    return make_error(ErrorKind::kUnavailable, "not used by the recorder");
-  }
+  static Error unused() { return make_error(ErrorKind::kUnavailable, "not used by the recorder"); }
 
   std::mutex mutex_;
   std::vector<std::string> ids_;

@@ -287,8 +287,8 @@ TEST_F(StoreLifecycleTest, RecordsCarryTheirVersionAndTrigger) {
   deploy("fn", 'b');
   std::vector<InvocationRecord> records;
   using Start = std::pair<std::uint64_t, TriggerKind>;
-  for (auto [version, trigger] :
-       {Start{1, TriggerKind::kCron}, Start{2, TriggerKind::kAsync}, Start{2, TriggerKind::kHttp}}) {
+  for (auto [version, trigger] : {Start{1, TriggerKind::kCron}, Start{2, TriggerKind::kAsync},
+                                  Start{2, TriggerKind::kHttp}}) {
     InvocationRecord r;
     r.id = new_invocation_id();
     r.function = "fn";
@@ -342,8 +342,10 @@ CREATE TABLE invocations (seq INTEGER PRIMARY KEY, id TEXT NOT NULL UNIQUE,
   started_at_us INTEGER NOT NULL, message TEXT NOT NULL, stderr_tail TEXT NOT NULL,
   output_truncated INTEGER NOT NULL DEFAULT 0, node TEXT NOT NULL DEFAULT '');
 CREATE INDEX invocations_by_function ON invocations (function, seq);
-INSERT INTO functions VALUES ('old', ')sql" + manifest + R"sql(', 100, 200);
-INSERT INTO invocations VALUES (1, ')sql" + old_id + R"sql(', 'old', 'wasm', 'ok', 0, 1,
+INSERT INTO functions VALUES ('old', ')sql" +
+                         manifest + R"sql(', 100, 200);
+INSERT INTO invocations VALUES (1, ')sql" +
+                         old_id + R"sql(', 'old', 'wasm', 'ok', 0, 1,
   1, 2, 3, 4, 10, 77, 65536, 5, 6, 1700000000000000, '', 'tail', 0, 'node-1');
 PRAGMA user_version = 3;
 )sql"));
@@ -774,6 +776,53 @@ TEST_F(StoreLifecycleTest, AFiringIsClaimedOncePerDueTime) {
   EXPECT_EQ(ghost.error().kind, ErrorKind::kNotFound);
   // The failed claim did not disturb the connection.
   EXPECT_TRUE(*registry_->claim_firing("fn", "cron-0", 300));
+}
+
+// fire_task claims and queues together: a due time claimed already queues
+// nothing, and a task refused leaves the due time unclaimed.
+TEST_F(StoreLifecycleTest, AFiringAndItsTaskAreOneWrite) {
+  deploy("fn", 'a');
+  const AsyncTask first = task_for("fn", 1000);
+  auto fired = registry_->fire_task(first, 10, "cron-0", 100);
+  ASSERT_TRUE(fired) << fired.error().message;
+  EXPECT_TRUE(*fired);
+  EXPECT_TRUE(registry_->get_task(first.id));
+  EXPECT_EQ(registry_->last_firing("fn", "cron-0")->value_or(-1), 100);
+
+  // The same due time again (another node): nothing is queued.
+  const AsyncTask again = task_for("fn", 1000);
+  fired = registry_->fire_task(again, 10, "cron-0", 100);
+  ASSERT_TRUE(fired) << fired.error().message;
+  EXPECT_FALSE(*fired);
+  EXPECT_EQ(registry_->get_task(again.id).error().kind, ErrorKind::kNotFound);
+
+  // A full queue (one task pending, at most one): refused, and the next due
+  // time stays unclaimed, so nothing claims to have fired it.
+  const AsyncTask refused = task_for("fn", 1000);
+  fired = registry_->fire_task(refused, 1, "cron-0", 200);
+  ASSERT_FALSE(fired);
+  EXPECT_EQ(fired.error().kind, ErrorKind::kOverloaded);
+  EXPECT_EQ(registry_->get_task(refused.id).error().kind, ErrorKind::kNotFound);
+  EXPECT_EQ(registry_->last_firing("fn", "cron-0")->value_or(-1), 100);
+
+  // A pinned version that is not kept: the same.
+  AsyncTask pinned = task_for("fn", 1000);
+  pinned.version = 7;
+  fired = registry_->fire_task(pinned, 10, "cron-0", 200);
+  ASSERT_FALSE(fired);
+  EXPECT_EQ(fired.error().kind, ErrorKind::kNotFound);
+  EXPECT_EQ(registry_->last_firing("fn", "cron-0")->value_or(-1), 100);
+
+  fired = registry_->fire_task(refused, 10, "cron-0", 200);
+  ASSERT_TRUE(fired) << fired.error().message;
+  EXPECT_TRUE(*fired);
+  EXPECT_EQ(registry_->last_firing("fn", "cron-0")->value_or(-1), 200);
+  EXPECT_EQ(registry_->get_task(refused.id)->state, TaskState::kQueued);
+
+  auto ghost = registry_->fire_task(task_for("ghost", 1000), 10, "cron-0", 100);
+  ASSERT_FALSE(ghost);
+  EXPECT_EQ(ghost.error().kind, ErrorKind::kNotFound);
+  EXPECT_FALSE(registry_->last_firing("ghost", "cron-0")->has_value());
 }
 
 // Eight claimers on two connections try every due time together: exactly
