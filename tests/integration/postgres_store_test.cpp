@@ -6,6 +6,7 @@
 #include <atomic>
 #include <chrono>
 #include <condition_variable>
+#include <functional>
 #include <mutex>
 #include <set>
 #include <string>
@@ -57,6 +58,43 @@ Function function_with(const std::string& name, const std::string& marker) {
   Function f = function_named(name);
   f.manifest.args = {marker};
   return f;
+}
+
+// Schedulers racing for due times: `racers` threads, alternately on `a`
+// and `b`, start together and each calls `attempt(node, d)` for every due
+// time d in [0, due). How many attempts won each due time, and how many
+// failed.
+struct Race {
+  std::vector<int> wins;
+  int failures = 0;
+};
+
+Race race_due_times(PostgresStore& a, PostgresStore& b, int racers, int due,
+                    const std::function<Result<bool>(PostgresStore&, int)>& attempt) {
+  std::vector<std::atomic<int>> wins(static_cast<std::size_t>(due));
+  std::atomic<int> failures{0};
+  std::atomic<int> ready{0};
+  std::vector<std::thread> threads;
+  for (int r = 0; r < racers; ++r) {
+    PostgresStore& node = r % 2 == 0 ? a : b;
+    threads.emplace_back([&, racers, due] {
+      ready.fetch_add(1);
+      while (ready.load() < racers) std::this_thread::yield();
+      for (int d = 0; d < due; ++d) {
+        auto won = attempt(node, d);
+        if (!won) {
+          failures.fetch_add(1);
+        } else if (*won) {
+          wins[static_cast<std::size_t>(d)].fetch_add(1);
+        }
+      }
+    });
+  }
+  for (auto& thread : threads) thread.join();
+  Race race;
+  race.failures = failures.load();
+  for (const auto& w : wins) race.wins.push_back(w.load());
+  return race;
 }
 
 // An async call due at `next_run_at_us`, with a body no text column would
@@ -895,29 +933,12 @@ TEST_F(PostgresStoreTest, EachFiringIsClaimedOnce) {
   constexpr int kRacers = 4;
   constexpr std::int64_t kBase = 1'700'000'000'000'000;
   constexpr std::int64_t kMinute = 60'000'000;
-  std::vector<std::atomic<int>> claims(kDue);
-  std::atomic<int> failures{0};
-  std::atomic<int> ready{0};
-  std::vector<std::thread> threads;
-  for (int r = 0; r < kRacers; ++r) {
-    PostgresStore* node = r % 2 == 0 ? a.get() : b.get();
-    threads.emplace_back([&claims, &failures, &ready, node] {
-      ready.fetch_add(1);
-      while (ready.load() < kRacers) std::this_thread::yield();
-      for (int d = 0; d < kDue; ++d) {
-        auto claimed = node->claim_firing("cron", "0", kBase + d * kMinute);
-        if (!claimed) {
-          failures.fetch_add(1);
-        } else if (*claimed) {
-          claims[static_cast<std::size_t>(d)].fetch_add(1);
-        }
-      }
-    });
-  }
-  for (auto& thread : threads) thread.join();
-  EXPECT_EQ(failures.load(), 0);
+  const Race race = race_due_times(*a, *b, kRacers, kDue, [](PostgresStore& node, int d) {
+    return node.claim_firing("cron", "0", kBase + d * kMinute);
+  });
+  EXPECT_EQ(race.failures, 0);
   for (int d = 0; d < kDue; ++d) {
-    EXPECT_EQ(claims[static_cast<std::size_t>(d)].load(), 1) << "due time " << d;
+    EXPECT_EQ(race.wins[static_cast<std::size_t>(d)], 1) << "due time " << d;
   }
   EXPECT_EQ(*b->last_firing("cron", "0"),
             std::optional<std::int64_t>(kBase + (kDue - 1) * kMinute));
@@ -941,29 +962,12 @@ TEST_F(PostgresStoreTest, EachFiringQueuesOneTask) {
   constexpr int kDue = 40;
   constexpr int kRacers = 4;
   constexpr std::int64_t kBase = 1'700'000'000'000'000;
-  std::vector<std::atomic<int>> fired(kDue);
-  std::atomic<int> failures{0};
-  std::atomic<int> ready{0};
-  std::vector<std::thread> threads;
-  for (int r = 0; r < kRacers; ++r) {
-    PostgresStore* node = r % 2 == 0 ? a.get() : b.get();
-    threads.emplace_back([&fired, &failures, &ready, node] {
-      ready.fetch_add(1);
-      while (ready.load() < kRacers) std::this_thread::yield();
-      for (int d = 0; d < kDue; ++d) {
-        auto one = node->fire_task(task_for("cron", kBase), 1000, "0", kBase + d);
-        if (!one) {
-          failures.fetch_add(1);
-        } else if (*one) {
-          fired[static_cast<std::size_t>(d)].fetch_add(1);
-        }
-      }
-    });
-  }
-  for (auto& thread : threads) thread.join();
-  EXPECT_EQ(failures.load(), 0);
+  const Race race = race_due_times(*a, *b, kRacers, kDue, [](PostgresStore& node, int d) {
+    return node.fire_task(task_for("cron", kBase), 1000, "0", kBase + d);
+  });
+  EXPECT_EQ(race.failures, 0);
   for (int d = 0; d < kDue; ++d) {
-    EXPECT_EQ(fired[static_cast<std::size_t>(d)].load(), 1) << "due time " << d;
+    EXPECT_EQ(race.wins[static_cast<std::size_t>(d)], 1) << "due time " << d;
   }
   EXPECT_EQ(*pg_->psql("SELECT count(*) FROM tasks WHERE function = 'cron'"), std::to_string(kDue));
 
