@@ -1,5 +1,4 @@
 #include "base/subprocess.hpp"
-#include "base/unique_fd.hpp"
 
 #include <algorithm>
 #include <array>
@@ -17,12 +16,12 @@
 #include <thread>
 #include <unistd.h>
 
+#include "base/unique_fd.hpp"
+
 extern char** environ;
 
 namespace nebula::base {
 namespace {
-
-using Fd = UniqueFd;
 
 // What the child tells the parent through the error pipe when it cannot
 // exec; nothing comes through when exec succeeds (the pipe is close-on-exec).
@@ -151,7 +150,7 @@ std::string describe(const Stdio& stdio) {
 // Opens what the child's stream `target` (0, 1 or 2) reads or writes.
 // `child` is the descriptor to dup onto it (closed in the parent after the
 // fork), `parent` the parent's end of a pipe.
-Status prepare_stream(const Stdio& stdio, int target, Fd& child, Fd& parent) {
+Status prepare_stream(const Stdio& stdio, int target, UniqueFd& child, UniqueFd& parent) {
   const bool input = target == STDIN_FILENO;
   switch (stdio.kind) {
     case Stdio::Kind::kInherit: return {};
@@ -161,11 +160,11 @@ Status prepare_stream(const Stdio& stdio, int target, Fd& child, Fd& parent) {
       }
       return {};
     case Stdio::Kind::kNull:
-      child = Fd(::open("/dev/null", (input ? O_RDONLY : O_WRONLY) | O_CLOEXEC));
+      child = UniqueFd(::open("/dev/null", (input ? O_RDONLY : O_WRONLY) | O_CLOEXEC));
       break;
     case Stdio::Kind::kFile: {
       const int flags = input ? O_RDONLY : O_WRONLY | O_CREAT | (stdio.append ? O_APPEND : O_TRUNC);
-      child = Fd(::open(stdio.path.c_str(), flags | O_CLOEXEC, 0644));
+      child = UniqueFd(::open(stdio.path.c_str(), flags | O_CLOEXEC, 0644));
       break;
     }
     case Stdio::Kind::kPipe: {
@@ -173,8 +172,8 @@ Status prepare_stream(const Stdio& stdio, int target, Fd& child, Fd& parent) {
       if (::pipe2(fds, O_CLOEXEC) != 0) {
         return make_error(ErrorKind::kInternal, std::string("pipe: ") + std::strerror(errno));
       }
-      child = Fd(input ? fds[0] : fds[1]);
-      parent = Fd(input ? fds[1] : fds[0]);
+      child = UniqueFd(input ? fds[0] : fds[1]);
+      parent = UniqueFd(input ? fds[1] : fds[0]);
       return {};
     }
   }
@@ -265,8 +264,8 @@ Result<Subprocess> Subprocess::start(const std::vector<std::string>& argv,
   for (auto& e : *env) c_envp.push_back(e.data());
   c_envp.push_back(nullptr);
 
-  std::array<Fd, 3> child_ends;
-  std::array<Fd, 3> parent_ends;
+  std::array<UniqueFd, 3> child_ends;
+  std::array<UniqueFd, 3> parent_ends;
   const std::array<const Stdio*, 3> streams = {&options.in, &options.out, &options.err};
   for (int target = 0; target < 3; ++target) {
     const auto i = static_cast<std::size_t>(target);
@@ -278,8 +277,8 @@ Result<Subprocess> Subprocess::start(const std::vector<std::string>& argv,
   if (::pipe2(report, O_CLOEXEC) != 0) {
     return make_error(ErrorKind::kInternal, std::string("pipe: ") + std::strerror(errno));
   }
-  Fd report_read(report[0]);
-  Fd report_write(report[1]);
+  UniqueFd report_read(report[0]);
+  UniqueFd report_write(report[1]);
 
   ChildPlan plan;
   plan.program = program.c_str();

@@ -1,5 +1,4 @@
 #include "service/secret_box.hpp"
-#include "base/unique_fd.hpp"
 
 #include <array>
 #include <cassert>
@@ -11,6 +10,8 @@
 #include <sys/stat.h>
 #include <system_error>
 #include <unistd.h>
+
+#include "base/unique_fd.hpp"
 
 namespace nebula::service {
 namespace {
@@ -40,7 +41,6 @@ std::string quoted(const std::filesystem::path& path) {
   out += '\'';
   return out;
 }
-
 
 // Key bytes on their way in or out pass through stack buffers; this wipes
 // them on every way out so that no copy outlives the call.

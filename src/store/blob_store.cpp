@@ -1,5 +1,4 @@
 #include "store/blob_store.hpp"
-#include "base/unique_fd.hpp"
 
 #include <array>
 #include <cerrno>
@@ -11,6 +10,7 @@
 #include <unistd.h>
 #include <vector>
 
+#include "base/unique_fd.hpp"
 #include "core/function.hpp"
 
 namespace nebula::store {
@@ -48,7 +48,6 @@ bool is_valid_engine_hash(std::string_view hash) noexcept {
   }
   return true;
 }
-
 
 Status sync_directory(const fs::path& dir) {
   base::UniqueFd fd(::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));

@@ -1326,7 +1326,12 @@ Status PostgresStore::enqueue_task(const AsyncTask& task, std::size_t max_queued
   if (task.id.empty()) return make_error(ErrorKind::kInvalidArgument, "a task needs an id");
   return with_connection([&](Lease& lease) -> Status {
     Connection& conn = *lease;
-    return in_transaction(conn, where_, [&] { return insert_task(conn, task, max_queued); });
+    return in_transaction(conn, where_, [&]() -> Status {
+      if (auto r = conn.exec(kLockFunctionShared, {text(task.function)}, where_); !r) {
+        return std::move(r).error();
+      }
+      return insert_task(conn, task, max_queued);
+    });
   });
 }
 
@@ -1337,9 +1342,8 @@ Result<bool> PostgresStore::fire_task(const AsyncTask& task, std::size_t max_que
   return with_connection([&](Lease& lease) -> Result<bool> {
     Connection& conn = *lease;
     return in_transaction(conn, where_, [&]() -> Result<bool> {
-      // The function's shared lock first (insert_task takes it again,
-      // which a session may): locks are then always taken in one order,
-      // the function's before any of its rows.
+      // The function's shared lock before any of its rows, as every
+      // writer takes them.
       if (auto r = conn.exec(kLockFunctionShared, {text(task.function)}, where_); !r) {
         return std::move(r).error();
       }
@@ -1383,12 +1387,6 @@ Status PostgresStore::insert_task(Connection& conn, const AsyncTask& task, std::
       "  RETURNING id) "
       "SELECT EXISTS (SELECT 1 FROM f), EXISTS (SELECT 1 FROM kept), (SELECT n FROM pending), "
       "  EXISTS (SELECT 1 FROM ins), (SELECT v FROM p)";
-  // Shared: enqueues run side by side, but a deploy's prune of the version
-  // this task names waits for this task to commit (and this waits for a
-  // prune in progress, and then sees its outcome).
-  if (auto r = conn.exec(kLockFunctionShared, {text(task.function)}, where_); !r) {
-    return std::move(r).error();
-  }
   auto r = conn.exec(sql.c_str(), params, where_);
   if (!r) {
     // The foreign key: the function was deleted after the check.

@@ -155,6 +155,10 @@ class PostgresStore final : public Store {
   void listen_loop();
   // The bodies of enqueue_task and claim_firing, inside a transaction the
   // caller opened on `conn`, so that fire_task can run both in one.
+  // insert_task's caller holds the function's shared advisory lock: enqueues
+  // run side by side, but a deploy's prune of the version the task names
+  // waits for the task to commit (and an enqueue waits for a prune in
+  // progress, and then sees its outcome).
   [[nodiscard]] Status insert_task(Connection& conn, const AsyncTask& task, std::size_t max_queued);
   [[nodiscard]] Result<bool> claim_firing_in(Connection& conn, std::string_view function,
                                              std::string_view key, std::int64_t due_us);
